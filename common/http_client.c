@@ -1,0 +1,244 @@
+/* The HTTP client for calls between services: libcurl, one easy handle per
+ * thread (kept for keep-alive reuse, freed when the thread exits), timeouts
+ * on every call, and a result that tells transport failures from statuses. */
+#include "http_client.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "http_server.h"
+#include "json.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define HTTP_CLIENT_MAX_REPLY (8 * 1024 * 1024)
+
+static long connect_timeout_ms = 1000;
+static long call_timeout_ms = 5000;
+static char *internal_token;
+static pthread_key_t handle_key;
+static pthread_once_t handle_once = PTHREAD_ONCE_INIT;
+
+static void handle_destroy(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
+static void make_key(void)
+{
+    pthread_key_create(&handle_key, handle_destroy);
+}
+
+void http_client_init(void)
+{
+    connect_timeout_ms = (long)config_int("SHOP_CONNECT_TIMEOUT_MS", 1000, 1, 600000);
+    call_timeout_ms = (long)config_int("SHOP_CALL_TIMEOUT_MS", 5000, 1, 600000);
+    free(internal_token);
+    internal_token = config_secret("SHOP_INTERNAL_TOKEN");
+    pthread_once(&handle_once, make_key);
+}
+
+void http_client_thread_cleanup(void)
+{
+    pthread_once(&handle_once, make_key);
+    CURL *h = pthread_getspecific(handle_key);
+    if (h != NULL) {
+        curl_easy_cleanup(h);
+        pthread_setspecific(handle_key, NULL);
+    }
+}
+
+static CURL *thread_handle(void)
+{
+    pthread_once(&handle_once, make_key);
+    CURL *h = pthread_getspecific(handle_key);
+    if (h == NULL) {
+        h = curl_easy_init();
+        if (h != NULL)
+            pthread_setspecific(handle_key, h);
+    } else {
+        /* Keeps the connection and DNS caches, drops every option. */
+        curl_easy_reset(h);
+    }
+    return h;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    http_result *r = userp;
+    size_t n = size * nmemb;
+    if (r->body_len + n > HTTP_CLIENT_MAX_REPLY)
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    char *grown = realloc(r->body, r->body_len + n + 1);
+    if (grown == NULL)
+        return 0;
+    memcpy(grown + r->body_len, data, n);
+    r->body = grown;
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return n;
+}
+
+/* Copies the value of header line "Name: value\r\n" when it is name. */
+static bool header_value(const char *line, size_t len, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    if (len <= nlen + 1 || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+        return false;
+    const char *v = line + nlen + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    size_t vlen = (size_t)(end - v) < outlen - 1 ? (size_t)(end - v) : outlen - 1;
+    memcpy(out, v, vlen);
+    out[vlen] = '\0';
+    return true;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
+{
+    http_result *r = userp;
+    size_t n = size * nmemb;
+    char replayed[8];
+    header_value(line, n, "Content-Type", r->content_type, sizeof r->content_type);
+    if (header_value(line, n, "Idempotent-Replayed", replayed, sizeof replayed))
+        r->replayed = strcmp(replayed, "true") == 0;
+    return n;
+}
+
+void http_client_do(const http_call *call, http_result *out)
+{
+    memset(out, 0, sizeof *out);
+    struct curl_slist *headers = NULL;
+    char url[1024], line[512];
+    int64_t started = time_mono_ms();
+    CURL *h = thread_handle();
+    if (h == NULL) {
+        out->transport = HTTP_T_UNAVAILABLE;
+        snprintf(out->error, sizeof out->error, "out of memory");
+        goto out;
+    }
+    snprintf(url, sizeof url, "%s%s", call->base_url, call->path);
+    long total = call->timeout_ms > 0 ? call->timeout_ms : call_timeout_ms;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms < total ? connect_timeout_ms : total);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total);
+    curl_easy_setopt(h, CURLOPT_DNS_CACHE_TIMEOUT, 10L); /* containers move */
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, out);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (call->body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+    } else if (strcmp(call->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    headers = curl_slist_append(headers, "Expect:"); /* civetweb never sends 100 */
+    headers = curl_slist_append(headers, "Accept: application/json");
+    if (call->request_id != NULL) {
+        snprintf(line, sizeof line, "X-Request-Id: %s", call->request_id);
+        headers = curl_slist_append(headers, line);
+    }
+    if (internal_token != NULL) {
+        snprintf(line, sizeof line, "X-Internal-Token: %s", internal_token);
+        headers = curl_slist_append(headers, line);
+    }
+    if (call->idempotency_key != NULL) {
+        snprintf(line, sizeof line, "Idempotency-Key: %s", call->idempotency_key);
+        headers = curl_slist_append(headers, line);
+    }
+    for (const char *const *x = call->headers; x != NULL && *x != NULL; x++)
+        headers = curl_slist_append(headers, *x);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        out->transport = rc == CURLE_OPERATION_TIMEDOUT ? HTTP_T_TIMEOUT : HTTP_T_UNAVAILABLE;
+        snprintf(out->error, sizeof out->error, "%.8s %.150s: %.80s", call->method, url,
+                 curl_easy_strerror(rc));
+        free(out->body);
+        out->body = NULL;
+        out->body_len = 0;
+        goto out;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    if (out->body != NULL && strstr(out->content_type, "json") != NULL)
+        out->json = json_parse_any(out->body, out->body_len, NULL);
+out:
+    curl_slist_free_all(headers);
+    out->duration_ms = (long)(time_mono_ms() - started);
+}
+
+void http_client_json(const char *method, const char *base_url, const char *path,
+                      const cJSON *body, const char *request_id, http_result *out)
+{
+    char *text = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
+    http_call call = {
+        .method = method,
+        .base_url = base_url,
+        .path = path,
+        .body = text,
+        .body_len = text != NULL ? strlen(text) : 0,
+        .request_id = request_id,
+    };
+    http_client_do(&call, out);
+    cJSON_free(text);
+}
+
+void http_result_free(http_result *r)
+{
+    if (r == NULL)
+        return;
+    free(r->body);
+    cJSON_Delete(r->json);
+    r->body = NULL;
+    r->json = NULL;
+}
+
+shop_err http_result_err(const http_result *r)
+{
+    if (r->transport == HTTP_T_TIMEOUT)
+        return SHOP_ETIMEOUT;
+    if (r->transport != HTTP_T_OK || r->status >= 500)
+        return SHOP_EUPSTREAM;
+    if (r->status >= 200 && r->status < 300)
+        return SHOP_OK;
+    if (r->status == 404)
+        return SHOP_ENOTFOUND;
+    if (r->status == 409)
+        return SHOP_ECONFLICT;
+    return SHOP_EINVAL;
+}
+
+const char *http_result_code(const http_result *r)
+{
+    const char *code = r->json != NULL ? json_peek_string(r->json, "code") : NULL;
+    return code != NULL ? code : "";
+}
+
+int http_reply_upstream(http_req *req, const char *peer, const http_result *r)
+{
+    if (r->transport == HTTP_T_TIMEOUT)
+        return http_reply_problem(req, "UPSTREAM_TIMEOUT", "%s did not answer in time", peer);
+    if (r->transport != HTTP_T_OK)
+        return http_reply_problem(req, "SERVICE_UNAVAILABLE", "%s cannot be reached", peer);
+    if (r->status >= 400 && r->body != NULL &&
+        strstr(r->content_type, "application/problem+json") != NULL)
+        return http_reply_raw(req, (int)r->status, "application/problem+json", r->body,
+                              r->body_len);
+    log_error(req->request_id, "%s answered %ld unexpectedly", peer, r->status);
+    return http_reply_problem(req, "BAD_GATEWAY", "%s answered %ld", peer, r->status);
+}

@@ -1,0 +1,538 @@
+/* The HTTP server every program runs: civetweb with one catch-all handler and
+ * our own router on the raw path (LIBS.md: civetweb's own patterns are
+ * case-insensitive prefix matches), so 404, 405, path ids, the body cap, the
+ * request id, the internal token and the access log live in one place. */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+
+#include "config.h"
+#include "json.h"
+#include "log.h"
+#include "problem.h"
+#include "timeutil.h"
+
+#define HTTP_ID_MAX 999999999999999LL
+
+struct http_server {
+    struct mg_context *ctx;
+    http_server_config cfg;
+    int port;
+    bool has_health_route;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+/* ---------------------------------------------------------------- router */
+
+/* Parses a path segment of len bytes as an id 1..HTTP_ID_MAX: digits only, no
+ * sign, no leading zero. */
+static bool parse_id(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 15 || s[0] == '0')
+        return false;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return v <= HTTP_ID_MAX;
+}
+
+typedef enum { MATCH_NO, MATCH_YES, MATCH_BAD_PARAM } path_match;
+
+/* Matches path against pattern segment by segment; {name} takes one id. */
+static path_match match_path(const char *pattern, const char *path, int64_t *params,
+                             int *n_params)
+{
+    const char *p = pattern, *s = path;
+    bool bad = false;
+    int n = 0;
+    if (*p != '/' || *s != '/')
+        return MATCH_NO;
+    while (*p != '\0' && *s != '\0') {
+        p++;
+        s++; /* past '/' */
+        size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
+        if (plen > 1 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0)
+                return MATCH_NO;
+            if (n == HTTP_MAX_PARAMS || !parse_id(s, slen, &params[n]))
+                bad = true;
+            n++;
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return MATCH_NO;
+        }
+        p += plen;
+        s += slen;
+    }
+    if (*p != '\0' || *s != '\0')
+        return MATCH_NO;
+    *n_params = n;
+    return bad ? MATCH_BAD_PARAM : MATCH_YES;
+}
+
+int http_route_match(const http_route *routes, size_t n, const char *method, const char *path,
+                     int64_t *params, int *n_params, int *status, char *allow, size_t allow_len)
+{
+    bool path_known = false, bad_param = false;
+    size_t used = 0;
+    if (allow_len > 0)
+        allow[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int64_t tmp[HTTP_MAX_PARAMS];
+        int ntmp = 0;
+        path_match m = match_path(routes[i].pattern, path, tmp, &ntmp);
+        if (m == MATCH_NO)
+            continue;
+        path_known = true;
+        if (strcmp(routes[i].method, method) == 0) {
+            if (m == MATCH_BAD_PARAM) {
+                bad_param = true;
+                continue;
+            }
+            memcpy(params, tmp, sizeof tmp);
+            *n_params = ntmp;
+            return (int)i;
+        }
+        if (strstr(allow, routes[i].method) == NULL && used + strlen(routes[i].method) + 3 < allow_len)
+            used += (size_t)snprintf(allow + used, allow_len - used, "%s%s", used ? ", " : "",
+                                     routes[i].method);
+    }
+    *status = bad_param ? 400 : path_known ? 405 : 404;
+    return -1;
+}
+
+/* --------------------------------------------------------------- replies */
+
+bool http_add_header(http_req *req, const char *name, const char *value)
+{
+    if (req->n_extra == HTTP_MAX_EXTRA_HEADERS)
+        return false;
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return false;
+    req->extra_names[req->n_extra] = name;
+    req->extra_values[req->n_extra] = copy;
+    req->n_extra++;
+    return true;
+}
+
+int http_reply_raw(http_req *req, int status, const char *content_type, const char *body,
+                   size_t len)
+{
+    char clen[32];
+    snprintf(clen, sizeof clen, "%zu", len);
+    mg_response_header_start(req->conn, status);
+    mg_response_header_add(req->conn, "Content-Type", content_type, -1);
+    mg_response_header_add(req->conn, "Content-Length", clen, -1);
+    mg_response_header_add(req->conn, "X-Request-Id", req->request_id, -1);
+    for (int i = 0; i < req->n_extra; i++)
+        mg_response_header_add(req->conn, req->extra_names[i], req->extra_values[i], -1);
+    mg_response_header_send(req->conn);
+    if (len > 0)
+        mg_write(req->conn, body, len);
+    req->status = status;
+    return status;
+}
+
+int http_reply_json(http_req *req, int status, cJSON *body)
+{
+    char *text = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
+    cJSON_Delete(body);
+    if (text == NULL)
+        return http_reply_problem(req, "INTERNAL", "out of memory");
+    http_reply_raw(req, status, "application/json", text, strlen(text));
+    cJSON_free(text);
+    return status;
+}
+
+static int reply_problem_status(http_req *req, int status, const char *code, const char *detail)
+{
+    char *text = problem_render(status, code, detail);
+    static const char fallback[] = "{\"type\":\"about:blank\",\"status\":500,\"code\":\"INTERNAL\"}";
+    if (text == NULL)
+        return http_reply_raw(req, 500, "application/problem+json", fallback, sizeof fallback - 1);
+    http_reply_raw(req, status, "application/problem+json", text, strlen(text));
+    free(text);
+    return status;
+}
+
+int http_reply_problem(http_req *req, const char *code, const char *detail_fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof detail, detail_fmt, ap);
+    va_end(ap);
+    return reply_problem_status(req, problem_status(code), code, detail);
+}
+
+int http_reply_invalid(http_req *req, const json_err *err)
+{
+    return http_reply_problem(req, "INVALID_REQUEST", "%s", err->msg);
+}
+
+cJSON *http_parse_body(http_req *req)
+{
+    json_err err;
+    if (req->body_len == 0) {
+        http_reply_problem(req, "INVALID_REQUEST", "body: a JSON object is required");
+        return NULL;
+    }
+    cJSON *root = json_parse_object(req->body, req->body_len, &err);
+    if (root == NULL)
+        http_reply_invalid(req, &err);
+    return root;
+}
+
+/* ---------------------------------------------------------- request info */
+
+const char *http_header(const http_req *req, const char *name)
+{
+    return mg_get_header(req->conn, name);
+}
+
+bool http_query_str(const http_req *req, const char *name, char *buf, size_t buflen)
+{
+    if (req->query == NULL)
+        return false;
+    return mg_get_var(req->query, strlen(req->query), name, buf, buflen) >= 0;
+}
+
+bool http_query_int(const http_req *req, const char *name, int64_t min, int64_t max, int64_t def,
+                    int64_t *out)
+{
+    char buf[32];
+    if (req->query == NULL) {
+        *out = def;
+        return true;
+    }
+    int n = mg_get_var(req->query, strlen(req->query), name, buf, sizeof buf);
+    if (n == -1) {
+        *out = def;
+        return true;
+    }
+    if (n <= 0 || n > 15)
+        return false;
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)buf[i]))
+            return false;
+        v = v * 10 + (buf[i] - '0');
+    }
+    if (v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool http_request_id_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (!isalnum((unsigned char)s[n]) && s[n] != '.' && s[n] != '_' && s[n] != '-')
+            return false;
+    return n >= 1 && n <= HTTP_REQUEST_ID_LEN;
+}
+
+void http_request_id_new(char *out)
+{
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        /* Not secret, only unique enough to follow a request in the logs. */
+        int64_t t = time_mono_ms() ^ ((int64_t)getpid() << 32);
+        for (size_t i = 0; i < sizeof raw; i++)
+            raw[i] = (unsigned char)(t >> (8 * (i % 8))) ^ (unsigned char)rand();
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+bool http_token_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+/* Reads the body into req (malloc'd), capped at HTTP_MAX_BODY.
+ * Returns 0, or the status to answer (413, 400). */
+static int read_body(http_req *req, const struct mg_request_info *ri, char **owned)
+{
+    const char *te = mg_get_header(req->conn, "Transfer-Encoding");
+    if (ri->content_length > HTTP_MAX_BODY)
+        return 413;
+    if (ri->content_length <= 0 && te == NULL)
+        return 0;
+    size_t cap = ri->content_length > 0 ? (size_t)ri->content_length : HTTP_MAX_BODY;
+    char *buf = malloc(cap + 2);
+    if (buf == NULL)
+        return 500;
+    size_t len = 0;
+    int n = 0;
+    while (len <= cap && (n = mg_read(req->conn, buf + len, cap + 1 - len)) > 0)
+        len += (size_t)n;
+    if (len > HTTP_MAX_BODY || len > cap) {
+        free(buf);
+        return 413;
+    }
+    if (n < 0) {
+        free(buf);
+        return 400;
+    }
+    buf[len] = '\0';
+    *owned = buf;
+    req->body = buf;
+    req->body_len = len;
+    return 0;
+}
+
+static int reply_health(http_req *req, const char *service)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "ok");
+    if (service != NULL)
+        cJSON_AddStringToObject(o, "service", service);
+    return http_reply_json(req, 200, o);
+}
+
+static bool is_open_path(const char *path)
+{
+    return strcmp(path, "/health") == 0 || strcmp(path, "/health/live") == 0 ||
+           strcmp(path, "/metrics") == 0;
+}
+
+/* Routes one request and answers it. Returns the status sent. */
+static int route_request(http_server *srv, http_req *req, const struct mg_request_info *ri,
+                         char **body)
+{
+    const http_server_config *cfg = &srv->cfg;
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/health/live") == 0)
+        return reply_health(req, NULL);
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/health") == 0 &&
+        !srv->has_health_route)
+        return reply_health(req, cfg->service);
+    if (cfg->internal_token != NULL && !is_open_path(req->path)) {
+        const char *tok = mg_get_header(req->conn, "X-Internal-Token");
+        if (tok == NULL || !http_token_equal(tok, cfg->internal_token))
+            return http_reply_problem(req, "UNAUTHORIZED", "X-Internal-Token missing or wrong");
+    }
+    int status = 0;
+    char allow[128];
+    int idx = http_route_match(cfg->routes, cfg->n_routes, req->method, req->path, req->params,
+                               &req->n_params, &status, allow, sizeof allow);
+    if (idx < 0) {
+        if (status == 405) {
+            http_add_header(req, "Allow", allow);
+            return http_reply_problem(req, "METHOD_NOT_ALLOWED", "%s is not allowed here; allowed: %s",
+                                      req->method, allow);
+        }
+        if (status == 400)
+            return http_reply_problem(req, "INVALID_REQUEST",
+                                      "path: ids are integers 1..999999999999999");
+        return http_reply_problem(req, "NOT_FOUND", "no route for %s", req->path);
+    }
+    req->route = &cfg->routes[idx];
+    int body_status = read_body(req, ri, body);
+    if (body_status == 413)
+        return http_reply_problem(req, "PAYLOAD_TOO_LARGE", "bodies are limited to %d bytes",
+                                  HTTP_MAX_BODY);
+    if (body_status != 0)
+        return http_reply_problem(req, body_status == 400 ? "INVALID_REQUEST" : "INTERNAL",
+                                  "body could not be read");
+    int sent = cfg->routes[idx].handler(req);
+    if (req->status == 0) {
+        log_error(req->request_id, "handler for %s %s sent no reply (returned %d)", req->method,
+                  req->path, sent);
+        return http_reply_problem(req, "INTERNAL", "no reply");
+    }
+    return req->status;
+}
+
+static int dispatch(struct mg_connection *conn, void *cbdata)
+{
+    http_server *srv = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    int64_t started = time_mono_ms();
+    http_req req;
+    memset(&req, 0, sizeof req);
+    req.conn = conn;
+    req.method = ri->request_method;
+    req.path = ri->local_uri_raw != NULL ? ri->local_uri_raw : ri->local_uri;
+    req.query = ri->query_string;
+    req.body = "";
+    req.app = srv->cfg.app;
+    const char *rid = mg_get_header(conn, "X-Request-Id");
+    if (rid != NULL && http_request_id_valid(rid))
+        snprintf(req.request_id, sizeof req.request_id, "%s", rid);
+    else
+        http_request_id_new(req.request_id);
+
+    char *body = NULL;
+    int status = route_request(srv, &req, ri, &body);
+    log_info(req.request_id, "%s %s -> %d in %lld ms", req.method, req.path != NULL ? req.path : "",
+             status, (long long)(time_mono_ms() - started));
+    for (int i = 0; i < req.n_extra; i++)
+        free(req.extra_values[i]);
+    free(body);
+    return status;
+}
+
+/* civetweb's own error answers (malformed request lines, oversized headers)
+ * as problem+json too. civetweb closes these connections afterwards. */
+static int on_http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    const char *code = status == 413 || status == 431 ? "PAYLOAD_TOO_LARGE"
+                       : status == 404              ? "NOT_FOUND"
+                       : status == 405              ? "METHOD_NOT_ALLOWED"
+                       : status >= 500              ? "INTERNAL"
+                                                    : "INVALID_REQUEST";
+    char *text = problem_render(status, code, errmsg);
+    if (text == NULL)
+        return 1;
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
+              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+              status, problem_title(status), strlen(text), text);
+    free(text);
+    return 0;
+}
+
+static int on_log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_warn(NULL, "civetweb: %s", message);
+    return 1;
+}
+
+static pthread_once_t mg_once = PTHREAD_ONCE_INIT;
+
+static void init_civetweb(void)
+{
+    mg_init_library(0);
+}
+
+http_server *http_server_start(const http_server_config *cfg)
+{
+    pthread_once(&mg_once, init_civetweb);
+    http_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return NULL;
+    srv->cfg = *cfg;
+    for (size_t i = 0; i < cfg->n_routes; i++)
+        if (strcmp(cfg->routes[i].pattern, "/health") == 0 &&
+            strcmp(cfg->routes[i].method, "GET") == 0)
+            srv->has_health_route = true;
+
+    char ports[64], threads[16];
+    snprintf(ports, sizeof ports, "%s:%d", cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", cfg->port);
+    int64_t n_threads = config_int("SHOP_THREADS", cfg->num_threads > 0 ? cfg->num_threads : 64,
+                                   2, 4096);
+    snprintf(threads, sizeof threads, "%lld", (long long)n_threads);
+    const char *options[] = {
+        "listening_ports", ports,
+        "num_threads", threads,
+        "enable_keep_alive", "yes",
+        /* short idle keep-alive: callers under load reuse connections well
+         * before this, and mg_stop waits for idle workers (LIBS.md). */
+        "keep_alive_timeout_ms", "500",
+        "tcp_nodelay", "1",
+        "request_timeout_ms", "10000",
+        NULL,
+    };
+    struct mg_callbacks callbacks;
+    memset(&callbacks, 0, sizeof callbacks);
+    callbacks.http_error = on_http_error;
+    callbacks.log_message = on_log_message;
+    srv->ctx = mg_start(&callbacks, srv, options);
+    if (srv->ctx == NULL) {
+        log_error(NULL, "http: cannot listen on %s", ports);
+        free(srv);
+        return NULL;
+    }
+    mg_set_request_handler(srv->ctx, "/", dispatch, srv);
+    struct mg_server_port sp[4];
+    int n = mg_get_server_ports(srv->ctx, 4, sp);
+    srv->port = n > 0 ? sp[0].port : cfg->port;
+    return srv;
+}
+
+int http_server_port(const http_server *srv)
+{
+    return srv->port;
+}
+
+/* A connection to our own port wakes civetweb's master thread, which
+ * otherwise notices mg_stop only at the end of a 2 s poll slice. */
+static void poke(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)connect(fd, (struct sockaddr *)&a, sizeof a);
+    close(fd);
+}
+
+void http_server_stop(http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    poke(srv->port);
+    mg_stop(srv->ctx);
+    free(srv);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+void http_install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+bool http_stop_requested(void)
+{
+    return stop_flag != 0;
+}
+
+void http_wait_for_stop_signal(void)
+{
+    while (!stop_flag)
+        time_sleep_ms(20);
+}

@@ -1,0 +1,21 @@
+/* The one test runner: every unit and integration suite, one summary line. */
+#include <stdlib.h>
+
+#include <check.h>
+#include <curl/curl.h>
+
+/* Every suite's prototype comes from the generated suite_decls.h. */
+int main(void)
+{
+    /* Before any fork: the children inherit an initialised libcurl. */
+    curl_global_init(CURL_GLOBAL_ALL);
+    SRunner *sr = srunner_create(NULL);
+#define SUITE(name) srunner_add_suite(sr, name##_suite());
+#include "suites.inc"
+#undef SUITE
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
