@@ -44,7 +44,7 @@ BINARIES := $(foreach p,$(PRESENT_PROGRAMS),$(BIN)/$(call prog_name,$(p)))
 # exports `Suite *X_suite(void)`; the runner adds them all.
 UNIT_SRCS := $(wildcard tests/unit/check_*.c)
 IT_SRCS   := $(wildcard tests/integration/check_*.c)
-TEST_SUPPORT_SRCS := $(filter-out $(IT_SRCS),$(wildcard tests/integration/*.c))
+TEST_SUPPORT_SRCS := $(filter-out tests/integration/check_%.c,$(wildcard tests/integration/*.c))
 TEST_SRCS := tests/runner.c $(UNIT_SRCS) $(IT_SRCS) $(TEST_SUPPORT_SRCS)
 TEST_OBJS := $(TEST_SRCS:%.c=$(OBJ)/%.o)
 SUITE_NAMES := $(patsubst check_%.c,%,$(notdir $(UNIT_SRCS) $(IT_SRCS)))

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <civetweb.h>
@@ -488,7 +489,9 @@ int http_server_port(const http_server *srv)
 }
 
 /* A connection to our own port wakes civetweb's master thread, which
- * otherwise notices mg_stop only at the end of a 2 s poll slice. */
+ * otherwise notices mg_stop only at the end of a 2 s poll slice. The poke has
+ * to come after mg_stop has raised its flag, and mg_stop blocks, so a helper
+ * thread pokes until the stop is done. */
 static void poke(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -500,12 +503,54 @@ static void poke(int port)
     close(fd);
 }
 
+typedef struct poker {
+    int port;
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    bool done;
+} poker;
+
+static void *poke_until_stopped(void *arg)
+{
+    poker *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->done) {
+        pthread_mutex_unlock(&p->lock);
+        poke(p->port);
+        pthread_mutex_lock(&p->lock);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 20 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (!p->done)
+            pthread_cond_timedwait(&p->done_cond, &p->lock, &until);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
 void http_server_stop(http_server *srv)
 {
     if (srv == NULL)
         return;
-    poke(srv->port);
+    poker p = {.port = srv->port, .done = false};
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.done_cond, NULL);
+    pthread_t tid;
+    bool poking = pthread_create(&tid, NULL, poke_until_stopped, &p) == 0;
     mg_stop(srv->ctx);
+    if (poking) {
+        pthread_mutex_lock(&p.lock);
+        p.done = true;
+        pthread_cond_signal(&p.done_cond);
+        pthread_mutex_unlock(&p.lock);
+        pthread_join(tid, NULL);
+    }
+    pthread_mutex_destroy(&p.lock);
+    pthread_cond_destroy(&p.done_cond);
     free(srv);
 }
 

@@ -1,0 +1,179 @@
+/* SQLite helpers: migrations by user_version, the write lock, readers per
+ * thread, the statement cache. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "harness.h"
+
+static const char *const v1[] = {
+    "CREATE TABLE counter(id INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+    "INSERT INTO counter VALUES (1, 0);",
+};
+static const char *const v2[] = {
+    "CREATE TABLE counter(id INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+    "INSERT INTO counter VALUES (1, 0);",
+    "ALTER TABLE counter ADD COLUMN note TEXT;",
+};
+static const char *const broken[] = {
+    "CREATE TABLE counter(id INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+    "INSERT INTO counter VALUES (1, 0);",
+    "ALTER TABLE counter ADD COLUMN note TEXT; THIS IS NOT SQL;",
+};
+
+static char *dir;
+static char path[512];
+
+static void setup(void)
+{
+    dir = harness_tmpdir();
+    snprintf(path, sizeof path, "%s/test.db", dir);
+}
+
+static void teardown(void)
+{
+    harness_rmdir(dir);
+}
+
+static int version(db *d)
+{
+    sqlite3_stmt *st = db_prepare(db_reader(d), "PRAGMA user_version");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_int(st, 0);
+    db_stmt_done(st);
+    return v;
+}
+
+START_TEST(migrations_apply_once_and_in_order)
+{
+    db *d = NULL;
+    ck_assert_int_eq(db_open(path, v1, 1, &d), 0);
+    ck_assert_int_eq(version(d), 1);
+    db_close(d);
+    ck_assert_int_eq(db_open(path, v2, 2, &d), 0); /* only v2's step runs */
+    ck_assert_int_eq(version(d), 2);
+    db_conn *w = db_begin_write(d);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(db_exec(w, "UPDATE counter SET note = 'x'"), 0);
+    ck_assert_int_eq(db_commit(d, w), 0);
+    db_close(d);
+    /* A program older than the file refuses to run on it. */
+    ck_assert_int_eq(db_open(path, v1, 1, &d), -1);
+}
+END_TEST
+
+START_TEST(failed_migration_changes_nothing)
+{
+    db *d = NULL;
+    ck_assert_int_eq(db_open(path, broken, 2, &d), -1);
+    ck_assert_int_eq(db_open(path, v1, 1, &d), 0); /* step one stayed */
+    ck_assert_int_eq(version(d), 1);
+    sqlite3_stmt *st = db_prepare(db_reader(d), "SELECT count(*) FROM pragma_table_info('counter')");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+    db_stmt_done(st);
+    db_close(d);
+}
+END_TEST
+
+START_TEST(pragmas)
+{
+    db *d = NULL;
+    ck_assert_int_eq(db_open(path, v1, 1, &d), 0);
+    sqlite3_stmt *st = db_prepare(db_reader(d), "PRAGMA journal_mode");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq(db_column_text(st, 0), "wal");
+    db_stmt_done(st);
+    st = db_prepare(db_reader(d), "PRAGMA synchronous");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 2); /* FULL */
+    db_stmt_done(st);
+    db_close(d);
+}
+END_TEST
+
+static db *shared;
+
+/* Read-modify-write under the write lock: lost updates would show. */
+static void *bump(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 200; i++) {
+        db_conn *w = db_begin_write(shared);
+        sqlite3_stmt *st = db_prepare(w, "SELECT n FROM counter WHERE id = 1");
+        if (sqlite3_step(st) != SQLITE_ROW)
+            abort();
+        int n = sqlite3_column_int(st, 0);
+        db_stmt_done(st);
+        st = db_prepare(w, "UPDATE counter SET n = ?1 WHERE id = 1");
+        sqlite3_bind_int(st, 1, n + 1);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            abort();
+        db_stmt_done(st);
+        if (db_commit(shared, w) != 0)
+            abort();
+        /* And a read on this thread's own connection. */
+        st = db_prepare(db_reader(shared), "SELECT n FROM counter WHERE id = 1");
+        if (sqlite3_step(st) != SQLITE_ROW)
+            abort();
+        db_stmt_done(st);
+    }
+    return NULL;
+}
+
+START_TEST(one_writer_at_a_time)
+{
+    ck_assert_int_eq(db_open(path, v1, 1, &shared), 0);
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, bump, NULL);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    sqlite3_stmt *st = db_prepare(db_reader(shared), "SELECT n FROM counter WHERE id = 1");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 1600);
+    db_stmt_done(st);
+    /* Rolled back work is not seen. */
+    db_conn *w = db_begin_write(shared);
+    db_exec(w, "UPDATE counter SET n = -5");
+    db_rollback(shared, w);
+    st = db_prepare(db_reader(shared), "SELECT n FROM counter WHERE id = 1");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 1600);
+    db_stmt_done(st);
+    db_close(shared);
+}
+END_TEST
+
+START_TEST(statement_cache_reuses)
+{
+    db *d = NULL;
+    ck_assert_int_eq(db_open(path, v1, 1, &d), 0);
+    static const char sql[] = "SELECT n FROM counter WHERE id = ?1";
+    db_conn *r = db_reader(d);
+    sqlite3_stmt *a = db_prepare(r, sql);
+    sqlite3_stmt *b = db_prepare(r, sql);
+    ck_assert_ptr_eq(a, b);
+    ck_assert_ptr_null(db_prepare(r, "SELECT * FROM no_such_table"));
+    db_close(d);
+}
+END_TEST
+
+Suite *db_suite(void)
+{
+    Suite *s = suite_create("db");
+    TCase *tc = tcase_create("sqlite");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, migrations_apply_once_and_in_order);
+    tcase_add_test(tc, failed_migration_changes_nothing);
+    tcase_add_test(tc, pragmas);
+    tcase_add_test(tc, one_writer_at_a_time);
+    tcase_add_test(tc, statement_cache_reuses);
+    suite_add_tcase(s, tc);
+    return s;
+}
