@@ -99,6 +99,7 @@ bool harness_start(svc_proc *p, const char *binary, const char *const *env)
             dup2(fd, 2);
             close(fd);
         }
+        putenv("SHOP_LOG_LEVEL=info");
         for (const char *const *e = env; e != NULL && *e != NULL; e++)
             putenv((char *)*e);
         execl(path, path, (char *)NULL);
