@@ -124,23 +124,43 @@ bool harness_start(svc_proc *p, const char *binary, const char *const *env)
     return false;
 }
 
+/* True once pid is gone or a zombie: a process started by the runner (an
+ * unchecked fixture) is not a child of the forked test that stops it, so
+ * waitpid cannot tell; /proc can. */
+static bool exited(pid_t pid)
+{
+    int st;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid)
+        return true;
+    if (r == 0)
+        return false;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren == NULL || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X';
+}
+
 long harness_stop(svc_proc *p)
 {
     if (p->pid <= 0)
         return 0;
     long started = now_ms();
     kill(p->pid, SIGTERM);
-    for (;;) {
-        int st;
-        pid_t r = waitpid(p->pid, &st, WNOHANG);
-        if (r == p->pid || (r < 0 && errno == ECHILD))
-            break;
+    while (!exited(p->pid)) {
         if (now_ms() - started > 5000) {
             kill(p->pid, SIGKILL);
-            waitpid(p->pid, &st, 0);
+            while (!exited(p->pid))
+                sleep_ms(5);
             break;
         }
-        sleep_ms(5);
+        sleep_ms(2);
     }
     p->pid = 0;
     return now_ms() - started;
@@ -151,7 +171,8 @@ void harness_kill9(svc_proc *p)
     if (p->pid <= 0)
         return;
     kill(p->pid, SIGKILL);
-    waitpid(p->pid, NULL, 0);
+    while (!exited(p->pid))
+        sleep_ms(2);
     p->pid = 0;
 }
 

@@ -42,7 +42,11 @@ const char *harness_bin_dir(void);
  * came up. */
 bool harness_start(svc_proc *p, const char *binary, const char *const *env);
 
-/* SIGTERM and wait (SIGKILL after 5 s). Returns milliseconds it took to exit. */
+/* SIGTERM and wait (SIGKILL after 5 s). Returns milliseconds it took to exit.
+ * Works from a forked test on a process its parent started (an unchecked
+ * fixture): then the process stays a zombie until the parent reaps it.
+ * A process started inside a test must be stopped inside that test, or it
+ * outlives the test. */
 long harness_stop(svc_proc *p);
 
 /* kill -9 and reap. */
