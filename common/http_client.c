@@ -15,6 +15,7 @@
 #include "http_server.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "timeutil.h"
 
 #define HTTP_CLIENT_MAX_REPLY (8 * 1024 * 1024)
@@ -114,6 +115,21 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* Counts the call by peer and outcome: ok, http_error, timeout, transport_error. */
+static void record_call(const http_call *call, const http_result *r)
+{
+    const char *outcome = r->transport == HTTP_T_TIMEOUT       ? "timeout"
+                          : r->transport != HTTP_T_OK          ? "transport_error"
+                          : r->status >= 200 && r->status < 300 ? "ok"
+                                                                : "http_error";
+    char labels[192];
+    const char *peer = call->peer != NULL ? call->peer : call->base_url;
+    snprintf(labels, sizeof labels, "peer=\"%.120s\",outcome=\"%s\"", peer, outcome);
+    metrics_count("shop_http_client_calls_total", labels, 1);
+    snprintf(labels, sizeof labels, "peer=\"%.120s\"", peer);
+    metrics_observe("shop_http_client_call_duration_seconds", labels, (double)r->duration_ms / 1000.0);
+}
+
 void http_client_do(const http_call *call, http_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -180,6 +196,7 @@ void http_client_do(const http_call *call, http_result *out)
 out:
     curl_slist_free_all(headers);
     out->duration_ms = (long)(time_mono_ms() - started);
+    record_call(call, out);
 }
 
 void http_client_json(const char *method, const char *base_url, const char *path,

@@ -44,6 +44,7 @@ typedef struct http_call {
     const char *idempotency_key; /* passed as Idempotency-Key when non-NULL */
     const char *const *headers;  /* extra "Name: value" lines, NULL-ended, or NULL */
     long timeout_ms;        /* 0: SHOP_CALL_TIMEOUT_MS */
+    const char *peer;       /* metrics label ("item"); NULL: base_url */
 } http_call;
 
 /* Reads the timeouts and SHOP_INTERNAL_TOKEN once. Call in main after

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "problem.h"
 #include "timeutil.h"
 
@@ -322,6 +323,16 @@ static int reply_health(http_req *req, const char *service)
     return http_reply_json(req, 200, o);
 }
 
+static int reply_metrics(http_req *req)
+{
+    char *text = metrics_render();
+    if (text == NULL)
+        return http_reply_problem(req, "INTERNAL", "out of memory");
+    http_reply_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+    free(text);
+    return 200;
+}
+
 static bool is_open_path(const char *path)
 {
     return strcmp(path, "/health") == 0 || strcmp(path, "/health/live") == 0 ||
@@ -338,6 +349,8 @@ static int route_request(http_server *srv, http_req *req, const struct mg_reques
     if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/health") == 0 &&
         !srv->has_health_route)
         return reply_health(req, cfg->service);
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/metrics") == 0)
+        return reply_metrics(req);
     if (cfg->internal_token != NULL && !is_open_path(req->path)) {
         const char *tok = mg_get_header(req->conn, "X-Internal-Token");
         if (tok == NULL || !http_token_equal(tok, cfg->internal_token))
@@ -375,6 +388,26 @@ static int route_request(http_server *srv, http_req *req, const struct mg_reques
     return req->status;
 }
 
+/* Counts the request by route pattern (never the raw path, which clients
+ * choose) and a bounded set of methods. */
+static void record_request(const http_req *req, int status, int64_t took_ms)
+{
+    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
+    const char *method = "OTHER";
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(req->method, methods[i]) == 0)
+            method = methods[i];
+    const char *route = req->route != NULL                      ? req->route->pattern
+                        : req->path != NULL && is_open_path(req->path) ? req->path
+                                                                       : "unmatched";
+    char labels[256];
+    snprintf(labels, sizeof labels, "route=\"%s\",method=\"%s\",status=\"%d\"", route, method,
+             status);
+    metrics_count("shop_http_requests_total", labels, 1);
+    snprintf(labels, sizeof labels, "route=\"%s\"", route);
+    metrics_observe("shop_http_request_duration_seconds", labels, (double)took_ms / 1000.0);
+}
+
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
     http_server *srv = cbdata;
@@ -396,8 +429,10 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 
     char *body = NULL;
     int status = route_request(srv, &req, ri, &body);
+    int64_t took_ms = time_mono_ms() - started;
     log_info(req.request_id, "%s %s -> %d in %lld ms", req.method, req.path != NULL ? req.path : "",
-             status, (long long)(time_mono_ms() - started));
+             status, (long long)took_ms);
+    record_request(&req, status, took_ms);
     for (int i = 0; i < req.n_extra; i++)
         free(req.extra_values[i]);
     free(body);
@@ -441,6 +476,14 @@ static void init_civetweb(void)
 http_server *http_server_start(const http_server_config *cfg)
 {
     pthread_once(&mg_once, init_civetweb);
+    metrics_describe("shop_http_requests_total", METRIC_COUNTER,
+                     "Requests served, by route pattern, method and status.");
+    metrics_describe("shop_http_request_duration_seconds", METRIC_HISTOGRAM,
+                     "Time to answer a request, by route pattern.");
+    metrics_describe("shop_http_client_calls_total", METRIC_COUNTER,
+                     "Calls to other programs, by peer and outcome.");
+    metrics_describe("shop_http_client_call_duration_seconds", METRIC_HISTOGRAM,
+                     "Time of calls to other programs, by peer.");
     http_server *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return NULL;
