@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -23,51 +24,93 @@
 static long connect_timeout_ms = 1000;
 static long call_timeout_ms = 5000;
 static char *internal_token;
-static pthread_key_t handle_key;
-static pthread_once_t handle_once = PTHREAD_ONCE_INIT;
 
-static void handle_destroy(void *h)
-{
-    curl_easy_cleanup(h);
-}
-
-static void make_key(void)
-{
-    pthread_key_create(&handle_key, handle_destroy);
-}
+/* A bounded pool of easy handles shared by every thread (LIBS.md §1-2): each
+ * handle keeps its connections alive, so a program holds at most pool_size
+ * idle connections per peer, however many worker threads it runs. One handle
+ * per worker instead would pin one of the peer's workers per caller worker,
+ * and peers with several callers would run out of workers. When every handle
+ * is busy a caller waits briefly, then uses a one-off handle whose connection
+ * closes after the call. */
+#define POOL_MAX 256
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static CURL *pool_idle[POOL_MAX];
+static int pool_n_idle;
+static int pool_created;
+static int pool_size = 16;
 
 void http_client_init(void)
 {
     connect_timeout_ms = (long)config_int("SHOP_CONNECT_TIMEOUT_MS", 1000, 1, 600000);
     call_timeout_ms = (long)config_int("SHOP_CALL_TIMEOUT_MS", 5000, 1, 600000);
+    pool_size = (int)config_int("SHOP_CLIENT_CONNECTIONS", 16, 1, POOL_MAX);
     free(internal_token);
     internal_token = config_secret("SHOP_INTERNAL_TOKEN");
-    pthread_once(&handle_once, make_key);
 }
 
-void http_client_thread_cleanup(void)
+void http_client_cleanup(void)
 {
-    pthread_once(&handle_once, make_key);
-    CURL *h = pthread_getspecific(handle_key);
-    if (h != NULL) {
-        curl_easy_cleanup(h);
-        pthread_setspecific(handle_key, NULL);
+    pthread_mutex_lock(&pool_lock);
+    for (int i = 0; i < pool_n_idle; i++)
+        curl_easy_cleanup(pool_idle[i]);
+    pool_created -= pool_n_idle;
+    pool_n_idle = 0;
+    pthread_mutex_unlock(&pool_lock);
+    free(internal_token);
+    internal_token = NULL;
+}
+
+/* Takes a handle from the pool. OUT: *pooled tells whether to give it back
+ * (true) or clean it up after the call (false). NULL when out of memory. */
+static CURL *handle_borrow(bool *pooled)
+{
+    CURL *h = NULL;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 50 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
     }
-}
-
-static CURL *thread_handle(void)
-{
-    pthread_once(&handle_once, make_key);
-    CURL *h = pthread_getspecific(handle_key);
-    if (h == NULL) {
-        h = curl_easy_init();
-        if (h != NULL)
-            pthread_setspecific(handle_key, h);
+    pthread_mutex_lock(&pool_lock);
+    while (pool_n_idle == 0 && pool_created >= pool_size)
+        if (pthread_cond_timedwait(&pool_cond, &pool_lock, &until) != 0)
+            break;
+    if (pool_n_idle > 0) {
+        h = pool_idle[--pool_n_idle];
+        *pooled = true;
+    } else if (pool_created < pool_size) {
+        pool_created++;
+        *pooled = true;
     } else {
+        *pooled = false;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (h != NULL) {
         /* Keeps the connection and DNS caches, drops every option. */
         curl_easy_reset(h);
+        return h;
+    }
+    h = curl_easy_init();
+    if (h == NULL && *pooled) {
+        pthread_mutex_lock(&pool_lock);
+        pool_created--;
+        pthread_mutex_unlock(&pool_lock);
     }
     return h;
+}
+
+static void handle_return(CURL *h, bool pooled)
+{
+    if (!pooled) {
+        curl_easy_cleanup(h);
+        return;
+    }
+    pthread_mutex_lock(&pool_lock);
+    pool_idle[pool_n_idle++] = h;
+    pthread_cond_signal(&pool_cond);
+    pthread_mutex_unlock(&pool_lock);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -136,7 +179,8 @@ void http_client_do(const http_call *call, http_result *out)
     struct curl_slist *headers = NULL;
     char url[1024], line[512];
     int64_t started = time_mono_ms();
-    CURL *h = thread_handle();
+    bool pooled = false;
+    CURL *h = handle_borrow(&pooled);
     if (h == NULL) {
         out->transport = HTTP_T_UNAVAILABLE;
         snprintf(out->error, sizeof out->error, "out of memory");
@@ -194,6 +238,8 @@ void http_client_do(const http_call *call, http_result *out)
     if (out->body != NULL && strstr(out->content_type, "json") != NULL)
         out->json = json_parse_any(out->body, out->body_len, NULL);
 out:
+    if (h != NULL)
+        handle_return(h, pooled);
     curl_slist_free_all(headers);
     out->duration_ms = (long)(time_mono_ms() - started);
     record_call(call, out);

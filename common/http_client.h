@@ -1,5 +1,7 @@
-/* The HTTP client for calls between services: libcurl with one easy handle per
- * thread (keep-alive reuse), connect and total timeouts from the environment
+/* The HTTP client for calls between services: libcurl with a bounded pool of
+ * easy handles shared by all threads (keep-alive reuse; at most
+ * SHOP_CLIENT_CONNECTIONS, default 16, idle connections per peer), connect
+ * and total timeouts from the environment
  * (SHOP_CONNECT_TIMEOUT_MS, default 1000; SHOP_CALL_TIMEOUT_MS, default 5000),
  * JSON in and out, X-Request-Id and X-Internal-Token passed on, and a result
  * that tells a transport failure from an HTTP status. */
@@ -47,11 +49,15 @@ typedef struct http_call {
     const char *peer;       /* metrics label ("item"); NULL: base_url */
 } http_call;
 
-/* Reads the timeouts and SHOP_INTERNAL_TOKEN once. Call in main after
- * curl_global_init and before threads start. */
+/* Reads the timeouts, the pool size and SHOP_INTERNAL_TOKEN once. Call in
+ * main after curl_global_init and before threads start. */
 void http_client_init(void);
 
-/* Performs the call on the calling thread's handle. Always fills out (free
+/* Frees the pooled handles (their connections close). Call after every
+ * thread that makes calls has stopped, before curl_global_cleanup. */
+void http_client_cleanup(void);
+
+/* Performs the call on a pooled handle. Always fills out (free
  * it with http_result_free); never blocks longer than the timeouts. */
 void http_client_do(const http_call *call, http_result *out);
 
@@ -76,8 +82,5 @@ shop_err http_result_err(const http_result *r);
 
 /* The problem code in a peer's problem reply, or "" when there is none. */
 const char *http_result_code(const http_result *r);
-
-/* Releases the calling thread's handle (call at thread exit; optional). */
-void http_client_thread_cleanup(void);
 
 #endif

@@ -495,7 +495,7 @@ http_server *http_server_start(const http_server_config *cfg)
 
     char ports[64], threads[16];
     snprintf(ports, sizeof ports, "%s:%d", cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", cfg->port);
-    int64_t n_threads = config_int("SHOP_THREADS", cfg->num_threads > 0 ? cfg->num_threads : 64,
+    int64_t n_threads = config_int("SHOP_THREADS", cfg->num_threads > 0 ? cfg->num_threads : 128,
                                    2, 4096);
     snprintf(threads, sizeof threads, "%lld", (long long)n_threads);
     const char *options[] = {

@@ -60,7 +60,7 @@ typedef struct http_server_config {
     const char *service;      /* "item": shown by GET /health and in logs */
     const char *bind_addr;    /* default "0.0.0.0" */
     int port;                 /* 0 picks a free port */
-    int num_threads;          /* default 64 (SHOP_THREADS overrides) */
+    int num_threads;          /* default 128 (SHOP_THREADS overrides) */
     const http_route *routes; /* may include a GET /health of its own */
     size_t n_routes;
     void *app;                /* handed to every handler as req->app */

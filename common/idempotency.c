@@ -127,7 +127,8 @@ int idem_finish_ref(db_conn *w, const char *scope, int64_t ref, int status, cons
 
 int idem_forget_ref(db_conn *w, const char *scope, int64_t ref)
 {
-    static const char sql[] = "DELETE FROM idempotency_keys WHERE scope = ?1 AND ref = ?2";
+    static const char sql[] = "DELETE FROM idempotency_keys"
+                              " WHERE scope = ?1 AND ref = ?2 AND state = 'IN_PROGRESS'";
     sqlite3_stmt *st = db_prepare(w, sql);
     if (st == NULL)
         return -1;

@@ -73,7 +73,8 @@ int idem_reserve(db_conn *w, const char *scope, const char *key, const char *req
 /* Stores the answer of the saga row ref, if a key is bound to it. Returns 0 or -1. */
 int idem_finish_ref(db_conn *w, const char *scope, int64_t ref, int status, const char *body);
 
-/* Deletes the key bound to ref (a 5xx whose effects were undone). Returns 0 or -1. */
+/* Deletes the key bound to ref while it is still IN_PROGRESS (a 5xx whose
+ * effects were undone); a stored answer stays. Returns 0 or -1. */
 int idem_forget_ref(db_conn *w, const char *scope, int64_t ref);
 
 /* Deletes finished keys older than IDEM_KEEP_SECONDS. Returns 0 or -1. */

@@ -55,6 +55,7 @@ int main(void)
 out:
     http_server_stop(srv);
     db_close(app.db);
+    http_client_cleanup();
     curl_global_cleanup();
     free(internal);
     free(path);

@@ -49,6 +49,7 @@ int main(void)
     rc = EXIT_SUCCESS;
 out:
     db_close(d);
+    http_client_cleanup();
     curl_global_cleanup();
     free(internal);
     free(path);

@@ -205,7 +205,6 @@ START_TEST(internal_token)
     ck_assert_int_eq(res.status, 200);
     ck_assert_int_eq(harness_int(res.json, "id"), 9);
     http_result_free(&res);
-    http_client_thread_cleanup();
     http_server_stop(srv);
 }
 END_TEST
@@ -235,7 +234,6 @@ START_TEST(client_transport_errors)
     ck_assert_int_eq(http_result_err(&res), SHOP_ECONFLICT);
     ck_assert_str_eq(http_result_code(&res), "OUT_OF_STOCK");
     http_result_free(&res);
-    http_client_thread_cleanup();
     http_server_stop(srv);
 }
 END_TEST
