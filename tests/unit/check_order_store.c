@@ -1,0 +1,416 @@
+/* Unit tests of order_store against a fresh SQLite file per test: the PENDING
+ * insert with its lines, conditional transitions (a stale one changes nothing
+ * and says so), the lists recovery and operators read, and the idempotency
+ * keys bound to orders. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "../../services/order/order_store.h"
+
+static char tmp_dir[64];
+static char db_path[128];
+static db *store;
+
+static void setup(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/order-store-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+    snprintf(db_path, sizeof db_path, "%s/order.db", tmp_dir);
+    store = NULL;
+    ck_assert_int_eq(order_store_open(db_path, &store), 0);
+}
+
+static void teardown(void)
+{
+    char path[160];
+    db_close(store);
+    store = NULL;
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
+        unlink(path);
+    }
+    rmdir(tmp_dir);
+}
+
+/* Inserts a PENDING order of user_id with lines (item i+1, quantity q[i]). */
+static int64_t new_order(int64_t user_id, int64_t coupon, const int64_t *q, size_t n, int64_t now_s)
+{
+    order_create_req rq = {.user_id = user_id, .user_coupon_id = coupon, .n_lines = n};
+    int64_t id = 0;
+    for (size_t i = 0; i < n; i++)
+        rq.lines[i] = (order_line){.item_id = (int64_t)(10 * (n - i)), .quantity = q[i]};
+    ck_assert_int_eq(order_store_insert_pending(store, &rq, now_s, NULL, &id), SHOP_OK);
+    ck_assert_int_gt(id, 0);
+    return id;
+}
+
+static order_rec get(int64_t id)
+{
+    order_rec o;
+    ck_assert_int_eq(order_store_get(store, id, &o), SHOP_OK);
+    return o;
+}
+
+/* Marks order id CREATED with prices 1000 * (i+1) and the given discount. */
+static bool created(int64_t id, int64_t discount, int64_t now_s)
+{
+    order_rec o = get(id);
+    order_amounts a;
+    bool won = false;
+    for (size_t i = 0; i < o.n_lines; i++)
+        o.lines[i].unit_price = 1000 * (int64_t)(i + 1);
+    ck_assert(order_compute_amounts(o.lines, o.n_lines, discount, &a));
+    o.total_amount = a.total;
+    o.discount_amount = a.discount;
+    o.final_amount = a.final_amount;
+    o.updated_at = now_s;
+    ck_assert_int_eq(order_store_mark_created(store, &o, "{}", &won), SHOP_OK);
+    return won;
+}
+
+START_TEST(test_insert_pending_and_get)
+{
+    int64_t q[] = {2, 5, 1};
+    int64_t id = new_order(7, 42, q, 3, 1000);
+    order_rec o = get(id);
+    ck_assert_int_eq(o.id, id);
+    ck_assert_int_eq(o.user_id, 7);
+    ck_assert_int_eq(o.status, ORDER_PENDING);
+    ck_assert_int_eq(o.user_coupon_id, 42);
+    ck_assert_int_eq(o.payment_id, 0);
+    ck_assert_int_eq(o.total_amount, 0);
+    ck_assert_int_eq(o.created_at, 1000);
+    ck_assert_int_eq(o.updated_at, 1000);
+    ck_assert_uint_eq(o.n_lines, 3);
+    /* Lines come back in the order they were asked for. */
+    ck_assert_int_eq(o.lines[0].item_id, 30);
+    ck_assert_int_eq(o.lines[0].quantity, 2);
+    ck_assert_int_eq(o.lines[1].item_id, 20);
+    ck_assert_int_eq(o.lines[1].quantity, 5);
+    ck_assert_int_eq(o.lines[2].item_id, 10);
+    ck_assert_int_eq(o.lines[2].unit_price, 0);
+    int64_t id2 = new_order(8, 0, q, 1, 1001);
+    ck_assert_int_eq(id2, id + 1);
+    ck_assert_int_eq(get(id2).user_coupon_id, 0);
+    order_rec missing;
+    ck_assert_int_eq(order_store_get(store, id2 + 1, &missing), SHOP_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(test_mark_created_once)
+{
+    int64_t q[] = {2, 3};
+    int64_t id = new_order(1, 0, q, 2, 1000);
+    ck_assert(created(id, 500, 1005));
+    order_rec o = get(id);
+    ck_assert_int_eq(o.status, ORDER_CREATED);
+    ck_assert_int_eq(o.lines[0].unit_price, 1000);
+    ck_assert_int_eq(o.lines[1].unit_price, 2000);
+    ck_assert_int_eq(o.total_amount, 2 * 1000 + 3 * 2000);
+    ck_assert_int_eq(o.discount_amount, 500);
+    ck_assert_int_eq(o.final_amount, 7500);
+    ck_assert_int_eq(o.updated_at, 1005);
+    ck_assert_int_eq(o.created_at, 1000);
+    /* A second CREATED write is stale: it loses and changes nothing. */
+    ck_assert(!created(id, 0, 1009));
+    order_rec again = get(id);
+    ck_assert_int_eq(again.discount_amount, 500);
+    ck_assert_int_eq(again.updated_at, 1005);
+}
+END_TEST
+
+START_TEST(test_stale_transitions_change_nothing)
+{
+    int64_t q[] = {1};
+    bool won = true;
+    int64_t id = new_order(1, 0, q, 1, 1000);
+    /* PENDING -> FAILED wins; then the saga's CREATED write loses. */
+    ck_assert_int_eq(order_store_transition(store, id, ORDER_PENDING, ORDER_FAILED, 1001, &won),
+                     SHOP_OK);
+    ck_assert(won);
+    ck_assert(!created(id, 0, 1002));
+    order_rec o = get(id);
+    ck_assert_int_eq(o.status, ORDER_FAILED);
+    ck_assert_int_eq(o.updated_at, 1001);
+    ck_assert_int_eq(order_store_transition(store, id, ORDER_PENDING, ORDER_FAILED, 1003, &won),
+                     SHOP_OK);
+    ck_assert(!won);
+    ck_assert_int_eq(get(id).updated_at, 1001);
+    /* A transition that DESIGN.md does not have is refused outright. */
+    ck_assert_int_eq(order_store_transition(store, id, ORDER_FAILED, ORDER_CREATED, 1004, &won),
+                     SHOP_EINVAL);
+    ck_assert(!won);
+    ck_assert_int_eq(order_store_transition(store, id, ORDER_CREATED, ORDER_CANCELLED, 1004, &won),
+                     SHOP_EINVAL);
+    ck_assert_int_eq(get(id).status, ORDER_FAILED);
+}
+END_TEST
+
+START_TEST(test_pay_and_cancel_cannot_both_win)
+{
+    int64_t q[] = {1};
+    bool won = false;
+    int64_t a = new_order(1, 0, q, 1, 1000);
+    int64_t b = new_order(1, 0, q, 1, 1000);
+    ck_assert(created(a, 0, 1001));
+    ck_assert(created(b, 0, 1001));
+    /* a: paid first, then the cancel loses. */
+    ck_assert_int_eq(order_store_mark_paid(store, a, 55, 1002, &won), SHOP_OK);
+    ck_assert(won);
+    ck_assert_int_eq(order_store_transition(store, a, ORDER_CREATED, ORDER_CANCELLING, 1003, &won),
+                     SHOP_OK);
+    ck_assert(!won);
+    ck_assert_int_eq(order_store_mark_paid(store, a, 56, 1003, &won), SHOP_OK);
+    ck_assert(!won);
+    order_rec o = get(a);
+    ck_assert_int_eq(o.status, ORDER_PAID);
+    ck_assert_int_eq(o.payment_id, 55);
+    ck_assert_int_eq(o.updated_at, 1002);
+    /* b: cancelled first, then the payment loses. */
+    ck_assert_int_eq(order_store_transition(store, b, ORDER_CREATED, ORDER_CANCELLING, 1002, &won),
+                     SHOP_OK);
+    ck_assert(won);
+    ck_assert_int_eq(order_store_mark_paid(store, b, 57, 1003, &won), SHOP_OK);
+    ck_assert(!won);
+    ck_assert_int_eq(get(b).status, ORDER_CANCELLING);
+    ck_assert_int_eq(get(b).payment_id, 0);
+    ck_assert_int_eq(
+        order_store_transition(store, b, ORDER_CANCELLING, ORDER_CANCELLED, 1004, &won), SHOP_OK);
+    ck_assert(won);
+    ck_assert_int_eq(
+        order_store_transition(store, b, ORDER_CANCELLING, ORDER_CANCELLED, 1005, &won), SHOP_OK);
+    ck_assert(!won);
+    ck_assert_int_eq(get(b).status, ORDER_CANCELLED);
+    ck_assert_int_eq(get(b).updated_at, 1004);
+}
+END_TEST
+
+typedef struct racer {
+    int64_t id;
+    bool pay; /* else cancel */
+    bool won;
+} racer;
+
+static void *race_one(void *arg)
+{
+    racer *r = arg;
+    if (r->pay)
+        order_store_mark_paid(store, r->id, 9, 2000, &r->won);
+    else
+        order_store_transition(store, r->id, ORDER_CREATED, ORDER_CANCELLING, 2000, &r->won);
+    return NULL;
+}
+
+START_TEST(test_threads_race_pay_and_cancel)
+{
+    int64_t q[] = {1};
+    for (int round = 0; round < 20; round++) {
+        int64_t id = new_order(1, 0, q, 1, 1000);
+        ck_assert(created(id, 0, 1001));
+        racer r[8];
+        pthread_t t[8];
+        for (int i = 0; i < 8; i++) {
+            r[i] = (racer){.id = id, .pay = i % 2 == 0, .won = false};
+            ck_assert_int_eq(pthread_create(&t[i], NULL, race_one, &r[i]), 0);
+        }
+        int wins = 0, pay_wins = 0;
+        for (int i = 0; i < 8; i++) {
+            pthread_join(t[i], NULL);
+            wins += r[i].won;
+            pay_wins += r[i].won && r[i].pay;
+        }
+        ck_assert_int_eq(wins, 1);
+        ck_assert_int_eq(get(id).status, pay_wins == 1 ? ORDER_PAID : ORDER_CANCELLING);
+    }
+}
+END_TEST
+
+START_TEST(test_list_stale_for_recovery)
+{
+    int64_t q[] = {1};
+    bool won;
+    int64_t ids[10];
+    size_t n = 0;
+    int64_t p1 = new_order(1, 0, q, 1, 1003);
+    int64_t p2 = new_order(1, 0, q, 1, 1001);
+    int64_t p3 = new_order(1, 0, q, 1, 1010);
+    int64_t c1 = new_order(1, 0, q, 1, 1000);
+    ck_assert(created(c1, 0, 1002));
+    int64_t k1 = new_order(1, 0, q, 1, 1000);
+    ck_assert(created(k1, 0, 1000));
+    ck_assert_int_eq(order_store_transition(store, k1, ORDER_CREATED, ORDER_CANCELLING, 1004, &won),
+                     SHOP_OK);
+    ck_assert_int_eq(order_store_list_stale(store, ORDER_PENDING, 1005, ids, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(ids[0], p2); /* oldest first */
+    ck_assert_int_eq(ids[1], p1);
+    ck_assert_int_eq(order_store_list_stale(store, ORDER_PENDING, 2000, ids, 2, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(order_store_list_stale(store, ORDER_PENDING, 2000, ids, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(ids[2], p3);
+    ck_assert_int_eq(order_store_list_stale(store, ORDER_PENDING, 1000, ids, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(order_store_list_stale(store, ORDER_CREATED, 1002, ids, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ids[0], c1);
+    ck_assert_int_eq(order_store_list_stale(store, ORDER_CREATED, 1001, ids, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(order_store_list_stale(store, ORDER_CANCELLING, 9999, ids, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ids[0], k1);
+    /* Once undone, a PENDING order leaves the list. */
+    ck_assert_int_eq(order_store_transition(store, p2, ORDER_PENDING, ORDER_FAILED, 1006, &won),
+                     SHOP_OK);
+    ck_assert_int_eq(order_store_list_stale(store, ORDER_PENDING, 1005, ids, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ids[0], p1);
+}
+END_TEST
+
+START_TEST(test_list_filters_and_pages)
+{
+    int64_t q[] = {1, 2};
+    int64_t ids[6];
+    order_rec out[10];
+    size_t n;
+    for (int i = 0; i < 6; i++)
+        ids[i] = new_order(i % 2 == 0 ? 1 : 2, 0, q, 2, 1000);
+    ck_assert(created(ids[2], 0, 1001));
+    ck_assert(created(ids[3], 0, 1001));
+    order_filter f = {.after_id = 0};
+    ck_assert_int_eq(order_store_list(store, &f, out, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 6);
+    ck_assert_int_eq(out[0].id, ids[0]);
+    ck_assert_uint_eq(out[5].n_lines, 2);
+    ck_assert_int_eq(out[5].lines[1].quantity, 2);
+    f.after_id = ids[3];
+    ck_assert_int_eq(order_store_list(store, &f, out, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(out[0].id, ids[4]);
+    f = (order_filter){.has_status = true, .status = ORDER_CREATED};
+    ck_assert_int_eq(order_store_list(store, &f, out, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(out[0].id, ids[2]);
+    ck_assert_int_eq(out[1].lines[0].unit_price, 1000);
+    f = (order_filter){.user_id = 2};
+    ck_assert_int_eq(order_store_list(store, &f, out, 2, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(out[0].id, ids[1]);
+    ck_assert_int_eq(out[1].id, ids[3]);
+    f = (order_filter){.user_id = 2, .has_status = true, .status = ORDER_PENDING};
+    ck_assert_int_eq(order_store_list(store, &f, out, 10, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(out[0].id, ids[1]);
+    ck_assert_int_eq(out[1].id, ids[5]);
+}
+END_TEST
+
+/* Inserts a PENDING order bound to key. */
+static shop_err keyed_order(const char *key, const char *request, int64_t *id)
+{
+    order_create_req rq = {.user_id = 1, .n_lines = 1, .lines = {{.item_id = 1, .quantity = 1}}};
+    order_idem idem = {.key = key, .request = request};
+    return order_store_insert_pending(store, &rq, 1000, &idem, id);
+}
+
+static idem_outcome lookup(const char *key, const char *request, idem_record *rec)
+{
+    order_idem idem = {.key = key, .request = request};
+    return order_store_idem_lookup(store, &idem, rec);
+}
+
+START_TEST(test_idempotency_keys_follow_the_order)
+{
+    int64_t a = 0, b = 0, c = 0;
+    idem_record rec;
+    bool won;
+    ck_assert_int_eq(keyed_order("k1", "/orders\nbody", &a), SHOP_OK);
+    /* The key is taken: nothing else is inserted. */
+    ck_assert_int_eq(keyed_order("k1", "/orders\nbody", &b), SHOP_ECONFLICT);
+    ck_assert_int_eq(keyed_order("k1", "/orders\nother", &b), SHOP_ECONFLICT);
+    order_rec missing;
+    ck_assert_int_eq(order_store_get(store, a + 1, &missing), SHOP_ENOTFOUND);
+    ck_assert_int_eq(lookup("k1", "/orders\nbody", &rec), IDEM_IN_PROGRESS);
+    ck_assert_int_eq(rec.ref, a);
+    idem_record_free(&rec);
+    ck_assert_int_eq(lookup("k1", "/orders\nother", &rec), IDEM_MISMATCH);
+    idem_record_free(&rec);
+    /* CREATED answers the key in the same transaction. */
+    ck_assert(created(a, 0, 1001));
+    ck_assert_int_eq(lookup("k1", "/orders\nbody", &rec), IDEM_REPLAY);
+    ck_assert_int_eq(rec.status, 201);
+    ck_assert_str_eq(rec.body, "{}");
+    idem_record_free(&rec);
+    /* A 5xx failure: FAILED forgets the unanswered key, so a retry starts afresh. */
+    ck_assert_int_eq(keyed_order("k2", "/orders\nbody", &b), SHOP_OK);
+    ck_assert_int_eq(order_store_transition(store, b, ORDER_PENDING, ORDER_FAILED, 1002, &won),
+                     SHOP_OK);
+    ck_assert_int_eq(lookup("k2", "/orders\nbody", &rec), IDEM_NEW);
+    idem_record_free(&rec);
+    /* A 4xx failure: its answer is kept through FAILED. */
+    ck_assert_int_eq(keyed_order("k3", "/orders\nbody", &c), SHOP_OK);
+    ck_assert_int_eq(order_store_idem_answer(store, c, 409, "{\"code\":\"OUT_OF_STOCK\"}"),
+                     SHOP_OK);
+    ck_assert_int_eq(order_store_transition(store, c, ORDER_PENDING, ORDER_FAILED, 1002, &won),
+                     SHOP_OK);
+    ck_assert_int_eq(lookup("k3", "/orders\nbody", &rec), IDEM_REPLAY);
+    ck_assert_int_eq(rec.status, 409);
+    ck_assert_str_eq(rec.body, "{\"code\":\"OUT_OF_STOCK\"}");
+    idem_record_free(&rec);
+    /* An answer with no order behind it (a 404 for an unknown user). */
+    order_idem k4 = {.key = "k4", .request = "/orders\nx"};
+    ck_assert_int_eq(order_store_idem_put(store, &k4, 404, "{\"code\":\"USER_NOT_FOUND\"}"),
+                     SHOP_OK);
+    ck_assert_int_eq(order_store_idem_put(store, &k4, 400, "{}"), SHOP_OK);
+    ck_assert_int_eq(lookup("k4", "/orders\nx", &rec), IDEM_REPLAY);
+    ck_assert_int_eq(rec.status, 404);
+    idem_record_free(&rec);
+    ck_assert_int_eq(order_store_idem_purge(store, 1000 + 2 * 86400), SHOP_OK);
+}
+END_TEST
+
+START_TEST(test_survives_reopen)
+{
+    int64_t q[] = {4};
+    int64_t id = new_order(3, 9, q, 1, 1000);
+    ck_assert(created(id, 100, 1001));
+    db_close(store);
+    store = NULL;
+    ck_assert_int_eq(order_store_open(db_path, &store), 0);
+    order_rec o = get(id);
+    ck_assert_int_eq(o.status, ORDER_CREATED);
+    ck_assert_int_eq(o.total_amount, 4000);
+    ck_assert_int_eq(o.final_amount, 3900);
+    ck_assert_int_eq(o.user_coupon_id, 9);
+    /* Ids are never reused, even after a reopen. */
+    ck_assert_int_eq(new_order(3, 0, q, 1, 1002), id + 1);
+}
+END_TEST
+
+Suite *order_store_suite(void);
+
+Suite *order_store_suite(void)
+{
+    Suite *s = suite_create("order_store");
+    TCase *tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_insert_pending_and_get);
+    tcase_add_test(tc, test_mark_created_once);
+    tcase_add_test(tc, test_stale_transitions_change_nothing);
+    tcase_add_test(tc, test_pay_and_cancel_cannot_both_win);
+    tcase_add_test(tc, test_threads_race_pay_and_cancel);
+    tcase_add_test(tc, test_list_stale_for_recovery);
+    tcase_add_test(tc, test_list_filters_and_pages);
+    tcase_add_test(tc, test_idempotency_keys_follow_the_order);
+    tcase_add_test(tc, test_survives_reopen);
+    suite_add_tcase(s, tc);
+    return s;
+}
