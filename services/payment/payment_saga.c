@@ -1,0 +1,562 @@
+/* The pay saga and the settler's finishing of cut-short payments (see
+ * payment_saga.h). Every state change of a payment is a conditional update
+ * from PENDING; every call that moves money is keyed by the payment id. */
+#include "payment_saga.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "payment_logic.h"
+#include "payment_worker.h"
+#include "timeutil.h"
+
+/* One run of the saga (or of the settler on one payment). */
+typedef struct saga {
+    payment_app *app;
+    const char *rid;
+    int64_t deadline; /* monotonic ms; each call gets what is left, at most */
+    int64_t payment_id;
+    int64_t order_id;
+    int64_t user_id;
+    int64_t amount;
+    payment_outcome *out;
+} saga;
+
+static void set_problem(payment_outcome *o, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_problem(payment_outcome *o, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->detail, sizeof o->detail, fmt, ap);
+    va_end(ap);
+    o->code = code;
+    o->status = problem_status(code);
+    o->pass_upstream = false;
+}
+
+/* Hands the peer's reply r over to the outcome (r is left empty). */
+static void set_upstream(payment_outcome *o, const char *peer, http_result *r)
+{
+    http_result_free(&o->upstream);
+    o->upstream = *r;
+    memset(r, 0, sizeof *r);
+    o->pass_upstream = true;
+    o->peer = peer;
+    if (o->upstream.transport == HTTP_T_TIMEOUT)
+        o->status = 504;
+    else if (o->upstream.transport != HTTP_T_OK)
+        o->status = 503;
+    else if (o->upstream.status >= 400)
+        o->status = (int)o->upstream.status;
+    else
+        o->status = 502;
+}
+
+/* True when the call may or may not have had its effect: no full reply, a
+ * 5xx, or a 2xx we cannot read. The payment then stays PENDING. */
+static bool is_transient(const http_result *r)
+{
+    if (r->transport != HTTP_T_OK || r->status >= 500)
+        return true;
+    return r->status >= 200 && r->status < 300 && r->json == NULL;
+}
+
+static bool is_success(const http_result *r)
+{
+    return !is_transient(r) && r->status >= 200 && r->status < 300;
+}
+
+/* Calls method base+path with body (may be NULL) within the saga deadline.
+ * Always fills r (free with http_result_free). */
+static void call(saga *s, const char *method, const char *base, const char *path, const cJSON *body,
+                 http_result *r)
+{
+    int64_t timeout = payment_call_timeout_ms(s->app->call_timeout_ms, s->deadline, time_mono_ms());
+    char *text = NULL;
+    if (timeout == 0) {
+        memset(r, 0, sizeof *r);
+        r->transport = HTTP_T_TIMEOUT;
+        snprintf(r->error, sizeof r->error, "saga deadline passed before %s %s", method, path);
+        goto out;
+    }
+    if (body != NULL && (text = json_print(body)) == NULL) {
+        memset(r, 0, sizeof *r);
+        r->transport = HTTP_T_UNAVAILABLE;
+        snprintf(r->error, sizeof r->error, "out of memory");
+        goto out;
+    }
+    http_call c = {
+        .method = method,
+        .base_url = base,
+        .path = path,
+        .body = text,
+        .body_len = text != NULL ? strlen(text) : 0,
+        .request_id = s->rid,
+        .timeout_ms = (long)timeout,
+    };
+    http_client_do(&c, r);
+out:
+    if (r->transport != HTTP_T_OK)
+        log_warn(s->rid, "payment %lld: %s", (long long)s->payment_id, r->error);
+    free(text);
+}
+
+/* A JSON object {"ref": prefix-<payment id>} plus "amount" when amount >= 0,
+ * or NULL when out of memory. */
+static cJSON *ref_body(const saga *s, const char *prefix, int64_t amount)
+{
+    char ref[PAYMENT_REF_LEN];
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL || !payment_ref(ref, sizeof ref, prefix, s->payment_id) ||
+        cJSON_AddStringToObject(o, "ref", ref) == NULL ||
+        (amount >= 0 && !json_add_int(o, "amount", amount))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Our own conditional write lost: the settler has taken the payment over. */
+static void lost(saga *s)
+{
+    set_problem(s->out, "SERVICE_UNAVAILABLE",
+                "payment %lld is being settled in the background; ask again later",
+                (long long)s->payment_id);
+}
+
+static void db_failed(saga *s)
+{
+    set_problem(s->out, "INTERNAL", "payment %lld: database error", (long long)s->payment_id);
+}
+
+/* Nothing happened: the PENDING row goes, as if it had never been made. */
+static void forget(saga *s)
+{
+    shop_err e = payment_store_delete_pending(s->app->db, s->payment_id);
+    if (e != SHOP_OK)
+        log_warn(s->rid, "payment %lld: could not delete (%d)", (long long)s->payment_id, e);
+}
+
+/* PENDING -> to. Fills the outcome and returns false when it did not happen. */
+static bool transition(saga *s, payment_status to)
+{
+    shop_err e = payment_store_transition(s->app->db, s->payment_id, PAYMENT_PENDING, to,
+                                          time_now_ms() / 1000);
+    if (e == SHOP_ECONFLICT)
+        lost(s);
+    else if (e != SHOP_OK)
+        db_failed(s);
+    return e == SHOP_OK;
+}
+
+/* Asks order-service to cancel the order (with compensation). user_id > 0
+ * makes order-service check the owner. Returns the reply in r. */
+static void cancel_order(saga *s, int64_t user_id, http_result *r)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/orders/%lld/cancel", (long long)s->order_id);
+    cJSON *body = cJSON_CreateObject();
+    if (body != NULL && user_id > 0 && !json_add_int(body, "userId", user_id)) {
+        cJSON_Delete(body);
+        body = NULL;
+    }
+    if (body == NULL) {
+        memset(r, 0, sizeof *r);
+        r->transport = HTTP_T_UNAVAILABLE;
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return;
+    }
+    call(s, "POST", s->app->order_url, path, body, r);
+    cJSON_Delete(body);
+}
+
+/* The payment fails for good (short balance): FAILED, then the order is
+ * cancelled with compensation before the reply (402). */
+static void fail_short(saga *s, int64_t balance)
+{
+    if (!transition(s, PAYMENT_FAILED))
+        return;
+    http_result r;
+    cancel_order(s, 0, &r);
+    if (is_transient(&r)) {
+        /* FAILED stays; the order is cancelled by its TTL or a retry. */
+        set_upstream(s->out, "order", &r);
+    } else {
+        if (!is_success(&r))
+            log_warn(s->rid, "payment %lld: cancel of order %lld answered %ld",
+                     (long long)s->payment_id, (long long)s->order_id, r.status);
+        set_problem(s->out, "INSUFFICIENT_BALANCE", "balance %lld is below the amount %lld",
+                    (long long)balance, (long long)s->amount);
+    }
+    http_result_free(&r);
+}
+
+/* A peer refused definitively before any money moved: FAILED, pass it on. */
+static void fail_refused(saga *s, const char *peer, http_result *r)
+{
+    if (transition(s, PAYMENT_FAILED))
+        set_upstream(s->out, peer, r);
+}
+
+/* Step 1: the order must exist, be this user's and CREATED. Sets s->amount. */
+static bool read_order(saga *s)
+{
+    char path[64];
+    bool go_on = false;
+    http_result r;
+    snprintf(path, sizeof path, "/orders/%lld", (long long)s->order_id);
+    call(s, "GET", s->app->order_url, path, NULL, &r);
+    if (is_transient(&r)) {
+        set_upstream(s->out, "order", &r);
+        goto out;
+    }
+    if (r.status == 404) {
+        forget(s);
+        set_problem(s->out, "ORDER_NOT_FOUND", "order %lld not found", (long long)s->order_id);
+        goto out;
+    }
+    int64_t owner = 0, amount = 0;
+    const char *status = r.json != NULL ? json_peek_string(r.json, "status") : NULL;
+    if (r.status != 200 || !json_peek_int(r.json, "userId", &owner) ||
+        !json_peek_int(r.json, "finalAmount", &amount) || amount < 0) {
+        forget(s);
+        set_upstream(s->out, "order", &r);
+        goto out;
+    }
+    switch (payment_order_check(owner, status, s->user_id)) {
+    case PAYMENT_ORDER_FORBIDDEN:
+        forget(s);
+        set_problem(s->out, "FORBIDDEN", "order %lld is not user %lld's", (long long)s->order_id,
+                    (long long)s->user_id);
+        goto out;
+    case PAYMENT_ORDER_NOT_PAYABLE:
+        forget(s);
+        set_problem(s->out, "ORDER_NOT_PAYABLE", "order %lld is %s", (long long)s->order_id,
+                    status != NULL ? status : "in an unknown state");
+        goto out;
+    case PAYMENT_ORDER_OK:
+        break;
+    }
+    s->amount = amount;
+    shop_err e = payment_store_set_amount(s->app->db, s->payment_id, amount, time_now_ms() / 1000);
+    if (e == SHOP_ECONFLICT)
+        lost(s);
+    else if (e != SHOP_OK)
+        db_failed(s);
+    go_on = e == SHOP_OK;
+out:
+    http_result_free(&r);
+    return go_on;
+}
+
+/* Step 2: the balance must cover the amount. */
+static bool check_balance(saga *s)
+{
+    char path[64];
+    bool go_on = false;
+    http_result r;
+    int64_t balance = 0;
+    snprintf(path, sizeof path, "/users/%lld/balance", (long long)s->user_id);
+    call(s, "GET", s->app->user_url, path, NULL, &r);
+    if (is_transient(&r)) {
+        set_upstream(s->out, "user", &r);
+    } else if (!is_success(&r)) {
+        fail_refused(s, "user", &r);
+    } else if (!json_peek_int(r.json, "balance", &balance)) {
+        set_upstream(s->out, "user", &r); /* an unreadable 200: 502, stays PENDING */
+    } else if (!payment_balance_covers(balance, s->amount)) {
+        fail_short(s, balance);
+    } else {
+        go_on = true;
+    }
+    http_result_free(&r);
+    return go_on;
+}
+
+/* Step 3: the debit, keyed by "pay-<payment id>". */
+static bool debit(saga *s)
+{
+    char path[64];
+    bool go_on = false;
+    http_result r = {0};
+    if (s->amount == 0)
+        return true; /* a fully discounted order: no money moves */
+    snprintf(path, sizeof path, "/users/%lld/debits", (long long)s->user_id);
+    cJSON *body = ref_body(s, "pay", s->amount);
+    if (body == NULL) {
+        set_problem(s->out, "INTERNAL", "out of memory");
+        return false;
+    }
+    call(s, "POST", s->app->user_url, path, body, &r);
+    cJSON_Delete(body);
+    const char *code = http_result_code(&r);
+    if (is_transient(&r)) {
+        set_upstream(s->out, "user", &r);
+    } else if (is_success(&r)) {
+        go_on = true;
+    } else if (r.status == 409 && strcmp(code, "INSUFFICIENT_BALANCE") == 0) {
+        fail_short(s, 0);
+    } else if (r.status == 409 && strcmp(code, "DEBIT_VOIDED") == 0) {
+        lost(s); /* the settler voided the ref: it fails the payment */
+    } else {
+        fail_refused(s, "user", &r);
+    }
+    http_result_free(&r);
+    return go_on;
+}
+
+/* Credits the debit back (keyed "refund-<payment id>") and marks REFUNDED
+ * (FAILED for an amount of 0: nothing was debited). Returns false (outcome
+ * filled, payment still PENDING) when the credit did not certainly happen. */
+static bool refund(saga *s)
+{
+    char path[64];
+    bool done = false;
+    http_result r = {0};
+    if (s->amount == 0)
+        return transition(s, PAYMENT_FAILED); /* nothing was debited */
+    snprintf(path, sizeof path, "/users/%lld/credits", (long long)s->user_id);
+    cJSON *body = ref_body(s, "refund", s->amount);
+    if (body == NULL) {
+        set_problem(s->out, "INTERNAL", "out of memory");
+        return false;
+    }
+    call(s, "POST", s->app->user_url, path, body, &r);
+    cJSON_Delete(body);
+    if (is_transient(&r)) {
+        set_upstream(s->out, "user", &r);
+    } else if (!is_success(&r)) {
+        log_error(s->rid, "payment %lld: refund refused with %ld: %s", (long long)s->payment_id,
+                  r.status, r.body != NULL ? r.body : "");
+        set_problem(s->out, "INTERNAL", "payment %lld: the refund was refused",
+                    (long long)s->payment_id);
+    } else {
+        done = transition(s, PAYMENT_REFUNDED);
+    }
+    http_result_free(&r);
+    return done;
+}
+
+/* Step 4: order-service marks the order PAID. OUT: *order (the order's reply,
+ * caller cJSON_Deletes) when it did. */
+static bool mark_paid(saga *s, cJSON **order)
+{
+    char path[64];
+    bool go_on = false;
+    http_result r = {0};
+    snprintf(path, sizeof path, "/orders/%lld/pay", (long long)s->order_id);
+    cJSON *body = cJSON_CreateObject();
+    if (body == NULL || !json_add_int(body, "paymentId", s->payment_id) ||
+        !json_add_int(body, "userId", s->user_id)) {
+        cJSON_Delete(body);
+        set_problem(s->out, "INTERNAL", "out of memory");
+        return false;
+    }
+    call(s, "POST", s->app->order_url, path, body, &r);
+    cJSON_Delete(body);
+    if (is_transient(&r)) {
+        set_upstream(s->out, "order", &r);
+    } else if (is_success(&r)) {
+        *order = r.json;
+        r.json = NULL;
+        go_on = true;
+    } else {
+        /* Cancelled (or otherwise unpayable) meanwhile: the money goes back. */
+        log_info(s->rid, "payment %lld: order %lld refused payment (%ld %s); refunding",
+                 (long long)s->payment_id, (long long)s->order_id, r.status, http_result_code(&r));
+        if (refund(s))
+            set_upstream(s->out, "order", &r);
+    }
+    http_result_free(&r);
+    return go_on;
+}
+
+/* Copies member name of from into to (a duplicate), or a JSON null. */
+static bool copy_member(cJSON *to, const cJSON *from, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, name);
+    cJSON *dup = v != NULL ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
+    return dup != NULL && cJSON_AddItemToObject(to, name, dup);
+}
+
+/* The message for the data platform, from the order's reply to mark paid.
+ * Returns a malloc'd string or NULL. */
+static char *outbox_payload(const saga *s, const cJSON *order)
+{
+    char now[TIME_RFC3339_LEN];
+    char *text = NULL;
+    const char *paid_at = json_peek_string(order, "paidAt");
+    if (paid_at == NULL) {
+        time_format_rfc3339(time_now_ms() / 1000, now);
+        paid_at = now;
+    }
+    cJSON *msg = cJSON_CreateObject();
+    if (msg == NULL || !json_add_int(msg, "orderId", s->order_id) ||
+        !json_add_int(msg, "paymentId", s->payment_id) ||
+        !json_add_int(msg, "userId", s->user_id) || !copy_member(msg, order, "items") ||
+        !copy_member(msg, order, "totalAmount") || !copy_member(msg, order, "discountAmount") ||
+        !json_add_int(msg, "finalAmount", s->amount) ||
+        cJSON_AddStringToObject(msg, "paidAt", paid_at) == NULL)
+        goto out;
+    text = json_print(msg);
+out:
+    cJSON_Delete(msg);
+    return text;
+}
+
+/* Step 5: COMPLETED and the outbox row in one transaction; wakes the worker. */
+static void complete(saga *s, const cJSON *order)
+{
+    char *payload = outbox_payload(s, order);
+    if (payload == NULL) {
+        set_problem(s->out, "INTERNAL", "out of memory");
+        return;
+    }
+    int64_t now_ms = time_now_ms();
+    shop_err e = payment_store_complete(s->app->db, s->payment_id, s->order_id, payload,
+                                        now_ms / 1000, now_ms);
+    free(payload);
+    if (e == SHOP_ECONFLICT) {
+        lost(s);
+        return;
+    }
+    if (e != SHOP_OK || payment_store_get(s->app->db, s->payment_id, &s->out->payment) != SHOP_OK) {
+        db_failed(s);
+        return;
+    }
+    s->out->status = 201;
+    payment_workers_wake(s->app->workers);
+}
+
+/* Steps 4 and 5, shared by the saga and the settler. */
+static void finish(saga *s)
+{
+    cJSON *order = NULL;
+    if (mark_paid(s, &order))
+        complete(s, order);
+    cJSON_Delete(order);
+}
+
+void payment_saga_pay(payment_app *app, const char *rid, int64_t order_id, int64_t user_id,
+                      payment_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    saga s = {
+        .app = app,
+        .rid = rid,
+        .deadline = time_mono_ms() + app->saga_deadline_ms,
+        .order_id = order_id,
+        .user_id = user_id,
+        .out = out,
+    };
+    shop_err e = payment_store_insert_pending(app->db, order_id, user_id, time_now_ms() / 1000,
+                                              &s.payment_id);
+    if (e == SHOP_ECONFLICT) {
+        set_problem(out, "ORDER_NOT_PAYABLE", "order %lld already has a payment",
+                    (long long)order_id);
+        return;
+    }
+    if (e != SHOP_OK) {
+        set_problem(out, "INTERNAL", "database error");
+        return;
+    }
+    if (read_order(&s) && check_balance(&s) && debit(&s))
+        finish(&s);
+    log_info(rid, "payment %lld order=%lld user=%lld amount=%lld -> %d", (long long)s.payment_id,
+             (long long)order_id, (long long)user_id, (long long)s.amount, out->status);
+}
+
+/* Settler, "VOIDED": no money moved. The order is cancelled (checked against
+ * the payer, as the saga may never have read it), then the payment FAILED. */
+static bool settle_failed(saga *s)
+{
+    http_result r;
+    bool done = false;
+    cancel_order(s, s->user_id, &r);
+    if (is_transient(&r)) {
+        log_warn(NULL, "settler: payment %lld: cancel of order %lld not done; next round",
+                 (long long)s->payment_id, (long long)s->order_id);
+    } else {
+        done = transition(s, PAYMENT_FAILED);
+    }
+    http_result_free(&r);
+    return done;
+}
+
+/* 1 when the payment is still PENDING, 0 when it left, -1 when unreadable. */
+static int still_pending(const saga *s)
+{
+    payment_row now;
+    if (payment_store_get(s->app->db, s->payment_id, &now) != SHOP_OK)
+        return -1;
+    return now.status == PAYMENT_PENDING ? 1 : 0;
+}
+
+/* Voids the debit ref of s's payment at user-service: the answer says
+ * whether money moved. Sets s->amount to the debited amount when it did. */
+static payment_settle_action void_debit(saga *s)
+{
+    char path[64];
+    http_result r = {0};
+    int64_t amount = 0;
+    payment_settle_action action = PAYMENT_SETTLE_RETRY;
+    cJSON *body = ref_body(s, "pay", -1);
+    if (body == NULL)
+        return PAYMENT_SETTLE_RETRY;
+    snprintf(path, sizeof path, "/users/%lld/debits/void", (long long)s->user_id);
+    call(s, "POST", s->app->user_url, path, body, &r);
+    cJSON_Delete(body);
+    if (is_success(&r))
+        action = payment_settle_action_for(json_peek_string(r.json, "status"));
+    else if (!is_transient(&r) && strcmp(http_result_code(&r), "USER_NOT_FOUND") == 0)
+        action = PAYMENT_SETTLE_FAIL; /* no such user: no money can have moved */
+    if (action == PAYMENT_SETTLE_FINISH && json_peek_int(r.json, "amount", &amount))
+        s->amount = amount;
+    if (action == PAYMENT_SETTLE_RETRY)
+        log_warn(NULL, "settler: payment %lld: void answered %ld; next round",
+                 (long long)s->payment_id, r.status);
+    http_result_free(&r);
+    return action;
+}
+
+bool payment_saga_settle(payment_app *app, const payment_row *p)
+{
+    payment_outcome out;
+    memset(&out, 0, sizeof out);
+    saga s = {
+        .app = app,
+        .deadline = time_mono_ms() + app->call_timeout_ms * 4, /* void, pay, credit, cancel */
+        .payment_id = p->id,
+        .order_id = p->order_id,
+        .user_id = p->user_id,
+        .amount = p->amount,
+        .out = &out,
+    };
+    bool done = false;
+    /* No debit is ever made for a known amount of 0: nothing to void. */
+    payment_settle_action action =
+        p->amount_known && p->amount == 0 ? PAYMENT_SETTLE_FINISH : void_debit(&s);
+    if (action == PAYMENT_SETTLE_FAIL) {
+        done = settle_failed(&s);
+    } else if (action == PAYMENT_SETTLE_FINISH) {
+        finish(&s);
+        done = still_pending(&s) == 0;
+    }
+    payment_outcome_release(&out);
+    if (done)
+        log_info(NULL, "settler: payment %lld settled", (long long)p->id);
+    return done;
+}
+
+void payment_outcome_release(payment_outcome *out)
+{
+    if (out == NULL)
+        return;
+    http_result_free(&out->upstream);
+}

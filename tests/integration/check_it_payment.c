@@ -1,0 +1,732 @@
+/* Integration tests of payment-service with the real item, user, coupon and
+ * order services and the data-platform stub on loopback: the pay saga end to
+ * end (balance, order, stock, coupon, data platform), its refusals, 20
+ * concurrent payments of one order, a failing data platform, a payment cut
+ * short by order-service going down and finished by the settler, and SIGTERM. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <check.h>
+
+#include "harness.h"
+
+Suite *it_payment_suite(void);
+
+#define TOKEN "it-payment-token"
+#define TOKEN_HEADER "X-Internal-Token: " TOKEN
+#define N_SVC 6
+#define ENV_MAX 24
+
+static const char *const auth[] = {TOKEN_HEADER, NULL};
+
+/* One stack: item, user, coupon, order, payment, data-platform. */
+typedef struct stack {
+    char *dir;
+    svc_proc svc[N_SVC];
+    char env[ENV_MAX][300];
+    int n_env;
+    const char *payment_extra[8]; /* extra env for payment-service only */
+} stack;
+
+enum { ITEM, USER, COUPON, ORDER, PAYMENT, DP };
+static const char *const binaries[N_SVC] = {"item-service",  "user-service",    "coupon-service",
+                                            "order-service", "payment-service", "data-platform"};
+static const char *const prefixes[N_SVC] = {"ITEM",  "USER",    "COUPON",
+                                            "ORDER", "PAYMENT", "DATA_PLATFORM"};
+static const char *const files[N_SVC] = {"item",  "user",    "coupon",
+                                         "order", "payment", "data-platform"};
+
+static stack g; /* the stack of the current tcase (unchecked fixture) */
+
+/* Adds "<prefix><name>=<value>" to the common env. */
+static void add_env(stack *s, const char *prefix, const char *name, const char *value)
+{
+    ck_assert_int_lt(s->n_env, ENV_MAX);
+    snprintf(s->env[s->n_env], sizeof s->env[0], "%s%s=%s", prefix, name, value);
+    s->n_env++;
+}
+
+/* Starts service i of s with the common env (plus the payment extras). */
+static bool start_one(stack *s, int i)
+{
+    const char *env[ENV_MAX + 10];
+    int n = 0;
+    for (int k = 0; k < s->n_env; k++)
+        env[n++] = s->env[k];
+    for (int k = 0; i == PAYMENT && s->payment_extra[k] != NULL; k++)
+        env[n++] = s->payment_extra[k];
+    env[n] = NULL;
+    snprintf(s->svc[i].log_path, sizeof s->svc[i].log_path, "%s/%s.log", s->dir, files[i]);
+    return harness_start(&s->svc[i], binaries[i], env);
+}
+
+/* Makes a temp dir, picks ports and starts all six (seeded). */
+static bool stack_start(stack *s)
+{
+    char port[16], url[64], path[600];
+    s->dir = harness_tmpdir();
+    if (s->dir == NULL)
+        return false;
+    s->n_env = 0;
+    add_env(s, "", "SHOP_INTERNAL_TOKEN", TOKEN);
+    add_env(s, "", "SHOP_SEED", "1");
+    add_env(s, "", "PAYMENT_OUTBOX_MAX_BACKOFF_MS", "400");
+    for (int i = 0; i < N_SVC; i++) {
+        memset(&s->svc[i], 0, sizeof s->svc[i]);
+        s->svc[i].port = harness_free_port();
+        snprintf(port, sizeof port, "%d", s->svc[i].port);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", s->svc[i].port);
+        snprintf(path, sizeof path, "%s/%s.db", s->dir, files[i]);
+        add_env(s, prefixes[i], "_PORT", port);
+        add_env(s, prefixes[i], "_URL", url);
+        add_env(s, prefixes[i], "_DB_PATH", path);
+    }
+    for (int i = 0; i < N_SVC; i++)
+        if (!start_one(s, i))
+            return false;
+    return true;
+}
+
+static void stack_stop(stack *s)
+{
+    for (int i = N_SVC - 1; i >= 0; i--)
+        harness_stop(&s->svc[i]);
+    harness_rmdir(s->dir);
+    s->dir = NULL;
+}
+
+static void up(void)
+{
+    memset(&g, 0, sizeof g);
+    ck_assert_msg(stack_start(&g), "the stack did not start");
+}
+
+static void down(void)
+{
+    stack_stop(&g);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static long req(const stack *s, int svc, const char *method, const char *path, const char *body,
+                hresp *out)
+{
+    return harness_req(method, s->svc[svc].port, path, body, auth, out);
+}
+
+static const char *str_of(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void expect_problem(const hresp *r, long status, const char *code)
+{
+    ck_assert_msg(r->status == status, "expected %ld %s, got %ld %s", status, code, r->status,
+                  r->body);
+    ck_assert_str_eq(r->content_type, "application/problem+json");
+    ck_assert_str_eq(str_of(r->json, "code"), code);
+}
+
+/* Creates an order (201 asserted); uc 0 means no coupon. OUT: *final_amount. */
+static long long create_order(const stack *s, int user, int item, int qty, int uc,
+                              long long *final_amount)
+{
+    char body[200];
+    hresp r;
+    if (uc > 0)
+        snprintf(body, sizeof body,
+                 "{\"userId\":%d,\"items\":[{\"itemId\":%d,\"quantity\":%d}],"
+                 "\"userCouponId\":%d}",
+                 user, item, qty, uc);
+    else
+        snprintf(body, sizeof body, "{\"userId\":%d,\"items\":[{\"itemId\":%d,\"quantity\":%d}]}",
+                 user, item, qty);
+    req(s, ORDER, "POST", "/orders", body, &r);
+    ck_assert_msg(r.status == 201, "order: %ld %s", r.status, r.body);
+    ck_assert_str_eq(str_of(r.json, "status"), "CREATED");
+    long long id = harness_int(r.json, "id");
+    if (final_amount != NULL)
+        *final_amount = harness_int(r.json, "finalAmount");
+    hresp_free(&r);
+    return id;
+}
+
+static long pay(const stack *s, long long order, int user, hresp *out)
+{
+    char body[100];
+    snprintf(body, sizeof body, "{\"orderId\":%lld,\"userId\":%d}", order, user);
+    return req(s, PAYMENT, "POST", "/payments", body, out);
+}
+
+static long long balance(const stack *s, int user)
+{
+    char path[64];
+    hresp r;
+    snprintf(path, sizeof path, "/users/%d/balance", user);
+    ck_assert_int_eq(req(s, USER, "GET", path, NULL, &r), 200);
+    long long b = harness_int(r.json, "balance");
+    hresp_free(&r);
+    return b;
+}
+
+static long long stock(const stack *s, int item)
+{
+    char path[64];
+    hresp r;
+    snprintf(path, sizeof path, "/items/%d", item);
+    ck_assert_int_eq(req(s, ITEM, "GET", path, NULL, &r), 200);
+    long long n = harness_int(r.json, "stock");
+    hresp_free(&r);
+    return n;
+}
+
+/* The order's status, copied into out. */
+static void order_status(const stack *s, long long order, char *out, size_t len)
+{
+    char path[64];
+    hresp r;
+    snprintf(path, sizeof path, "/orders/%lld", order);
+    ck_assert_int_eq(req(s, ORDER, "GET", path, NULL, &r), 200);
+    snprintf(out, len, "%s", str_of(r.json, "status"));
+    hresp_free(&r);
+}
+
+static void expect_order_status(const stack *s, long long order, const char *status)
+{
+    char st[32];
+    order_status(s, order, st, sizeof st);
+    ck_assert_str_eq(st, status);
+}
+
+/* isUsed of user coupon uc of user (asserted present). */
+static bool coupon_used(const stack *s, int user, int uc)
+{
+    char path[64];
+    hresp r;
+    snprintf(path, sizeof path, "/users/%d/coupons", user);
+    ck_assert_int_eq(req(s, COUPON, "GET", path, NULL, &r), 200);
+    const cJSON *c;
+    int found = -1;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r.json, "coupons"))
+    {
+        if (harness_int(c, "id") == uc)
+            found = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "isUsed"));
+    }
+    hresp_free(&r);
+    ck_assert_int_ne(found, -1);
+    return found == 1;
+}
+
+/* The payments of order (via the list route, all pages of userId); copies up
+ * to max into ids/statuses. Returns how many. */
+static int payments_of(const stack *s, int user, long long order, long long *ids,
+                       char (*statuses)[16], int max)
+{
+    int n = 0;
+    long long after = 0;
+    for (;;) {
+        char path[128];
+        hresp r;
+        snprintf(path, sizeof path, "/payments?userId=%d&afterId=%lld&limit=50", user, after);
+        ck_assert_int_eq(req(s, PAYMENT, "GET", path, NULL, &r), 200);
+        const cJSON *p;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r.json, "items"))
+        {
+            ck_assert_int_eq(harness_int(p, "userId"), user);
+            if (harness_int(p, "orderId") == order) {
+                if (n < max) {
+                    ids[n] = harness_int(p, "id");
+                    snprintf(statuses[n], 16, "%s", str_of(p, "status"));
+                }
+                n++;
+            }
+        }
+        const cJSON *next = cJSON_GetObjectItemCaseSensitive(r.json, "nextAfterId");
+        bool more = cJSON_IsNumber(next);
+        after = more ? (long long)next->valuedouble : 0;
+        hresp_free(&r);
+        if (!more)
+            break;
+    }
+    return n;
+}
+
+/* GET /payments/{id} (200 asserted); caller hresp_frees. */
+static void get_payment(const stack *s, long long id, hresp *r)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/payments/%lld", id);
+    ck_assert_int_eq(req(s, PAYMENT, "GET", path, NULL, r), 200);
+}
+
+/* Polls the payment until its delivery is DELIVERED; false after ms. */
+static bool wait_delivered(const stack *s, long long id, long ms)
+{
+    for (long waited = 0; waited <= ms; waited += 50) {
+        hresp r;
+        get_payment(s, id, &r);
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(r.json, "delivery");
+        bool done = strcmp(str_of(d, "status"), "DELIVERED") == 0;
+        hresp_free(&r);
+        if (done)
+            return true;
+        sleep_ms(50);
+    }
+    return false;
+}
+
+/* ---- the saga ----------------------------------------------------------- */
+
+START_TEST(test_pay_success)
+{
+    /* kim (user 1): 2 mice at 20,000 with her "5,000 off" coupon: 35,000. */
+    long long before = balance(&g, 1);
+    long long mice = stock(&g, 2);
+    long long final_amount = 0;
+    long long order = create_order(&g, 1, 2, 2, 1, &final_amount);
+    ck_assert_int_eq(final_amount, 35000);
+    ck_assert(coupon_used(&g, 1, 1));
+    hresp r;
+    ck_assert_int_eq(pay(&g, order, 1, &r), 201);
+    ck_assert_str_eq(r.content_type, "application/json");
+    long long id = harness_int(r.json, "id");
+    ck_assert_int_gt(id, 0);
+    ck_assert_int_eq(harness_int(r.json, "orderId"), order);
+    ck_assert_int_eq(harness_int(r.json, "userId"), 1);
+    ck_assert_int_eq(harness_int(r.json, "amount"), 35000);
+    ck_assert_str_eq(str_of(r.json, "status"), "COMPLETED");
+    ck_assert_int_eq(strlen(str_of(r.json, "createdAt")), 20);
+    /* The reply never waits for the platform: the delivery is still to come. */
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(r.json, "delivery");
+    ck_assert_str_eq(str_of(d, "status"), "PENDING");
+    ck_assert_int_eq(harness_int(d, "attempts"), 0);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(d, "deliveredAt")));
+    hresp_free(&r);
+    /* Exactly the final amount was debited; the order is PAID, stock stays taken. */
+    ck_assert_int_eq(balance(&g, 1), before - 35000);
+    expect_order_status(&g, order, "PAID");
+    ck_assert_int_eq(stock(&g, 2), mice - 2);
+    ck_assert(coupon_used(&g, 1, 1));
+    /* Delivered once, and recorded on the payment. */
+    ck_assert(wait_delivered(&g, id, 5000));
+    get_payment(&g, id, &r);
+    d = cJSON_GetObjectItemCaseSensitive(r.json, "delivery");
+    ck_assert_int_eq(harness_int(d, "attempts"), 1);
+    ck_assert_int_eq(strlen(str_of(d, "deliveredAt")), 20);
+    ck_assert_str_eq(str_of(r.json, "status"), "COMPLETED");
+    hresp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/orders/%lld", order);
+    ck_assert_int_eq(harness_req("GET", g.svc[DP].port, path, NULL, NULL, &r), 200);
+    ck_assert_int_eq(harness_int(r.json, "orderId"), order);
+    ck_assert_int_eq(harness_int(r.json, "paymentId"), id);
+    ck_assert_int_eq(harness_int(r.json, "userId"), 1);
+    ck_assert_int_eq(harness_int(r.json, "totalAmount"), 40000);
+    ck_assert_int_eq(harness_int(r.json, "discountAmount"), 5000);
+    ck_assert_int_eq(harness_int(r.json, "finalAmount"), 35000);
+    ck_assert_int_eq(harness_int(r.json, "deliveries"), 1);
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(r.json, "items");
+    ck_assert_int_eq(cJSON_GetArraySize(items), 1);
+    ck_assert_int_eq(harness_int(cJSON_GetArrayItem(items, 0), "itemId"), 2);
+    ck_assert_int_eq(harness_int(cJSON_GetArrayItem(items, 0), "quantity"), 2);
+    hresp_free(&r);
+    /* Unknown payment. */
+    ck_assert_int_eq(req(&g, PAYMENT, "GET", "/payments/999999", NULL, &r), 404);
+    expect_problem(&r, 404, "PAYMENT_NOT_FOUND");
+    hresp_free(&r);
+}
+END_TEST
+
+START_TEST(test_pay_short_balance)
+{
+    /* lee (user 2, 10,000): a keyboard with her 10% coupon costs 45,000. */
+    long long before = balance(&g, 2);
+    long long keyboards = stock(&g, 1);
+    long long final_amount = 0;
+    long long order = create_order(&g, 2, 1, 1, 2, &final_amount);
+    ck_assert_int_eq(final_amount, 45000);
+    ck_assert_int_eq(stock(&g, 1), keyboards - 1);
+    ck_assert(coupon_used(&g, 2, 2));
+    hresp r;
+    ck_assert_int_eq(pay(&g, order, 2, &r), 402);
+    expect_problem(&r, 402, "INSUFFICIENT_BALANCE");
+    hresp_free(&r);
+    /* The order was cancelled with compensation before the reply. */
+    expect_order_status(&g, order, "CANCELLED");
+    ck_assert_int_eq(stock(&g, 1), keyboards);
+    ck_assert(!coupon_used(&g, 2, 2));
+    ck_assert_int_eq(balance(&g, 2), before);
+    /* The payment is recorded FAILED, with no delivery. */
+    long long ids[4];
+    char statuses[4][16];
+    ck_assert_int_eq(payments_of(&g, 2, order, ids, statuses, 4), 1);
+    ck_assert_str_eq(statuses[0], "FAILED");
+    get_payment(&g, ids[0], &r);
+    ck_assert_str_eq(str_of(r.json, "status"), "FAILED");
+    ck_assert_int_eq(harness_int(r.json, "amount"), 45000);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "delivery")));
+    hresp_free(&r);
+    /* Paying the cancelled order again: 409, and nothing new is left. */
+    ck_assert_int_eq(pay(&g, order, 2, &r), 409);
+    expect_problem(&r, 409, "ORDER_NOT_PAYABLE");
+    hresp_free(&r);
+    ck_assert_int_eq(payments_of(&g, 2, order, ids, statuses, 4), 1);
+    ck_assert_int_eq(balance(&g, 2), before);
+}
+END_TEST
+
+START_TEST(test_pay_refusals)
+{
+    hresp r;
+    /* Unknown order: 404, no payment left behind. */
+    ck_assert_int_eq(pay(&g, 999999999, 1, &r), 404);
+    expect_problem(&r, 404, "ORDER_NOT_FOUND");
+    hresp_free(&r);
+    ck_assert_int_eq(payments_of(&g, 1, 999999999, NULL, NULL, 0), 0);
+    /* Another user's order: 403, and the order stays payable by its owner. */
+    long long before = balance(&g, 1);
+    long long final_amount = 0;
+    long long order = create_order(&g, 1, 4, 1, 0, &final_amount);
+    ck_assert_int_eq(final_amount, 5000);
+    ck_assert_int_eq(pay(&g, order, 3, &r), 403);
+    expect_problem(&r, 403, "FORBIDDEN");
+    hresp_free(&r);
+    ck_assert_int_eq(payments_of(&g, 3, order, NULL, NULL, 0), 0);
+    expect_order_status(&g, order, "CREATED");
+    ck_assert_int_eq(pay(&g, order, 1, &r), 201);
+    hresp_free(&r);
+    /* Paying twice: 409, one debit. */
+    ck_assert_int_eq(pay(&g, order, 1, &r), 409);
+    expect_problem(&r, 409, "ORDER_NOT_PAYABLE");
+    hresp_free(&r);
+    ck_assert_int_eq(balance(&g, 1), before - 5000);
+    long long ids[4];
+    char statuses[4][16];
+    ck_assert_int_eq(payments_of(&g, 1, order, ids, statuses, 4), 1);
+    ck_assert_str_eq(statuses[0], "COMPLETED");
+    /* A cancelled order: 409, no payment row, no debit. */
+    long long cancelled = create_order(&g, 1, 4, 1, 0, NULL);
+    char path[64];
+    snprintf(path, sizeof path, "/orders/%lld/cancel", cancelled);
+    ck_assert_int_eq(req(&g, ORDER, "POST", path, "{\"userId\":1}", NULL), 200);
+    ck_assert_int_eq(pay(&g, cancelled, 1, &r), 409);
+    expect_problem(&r, 409, "ORDER_NOT_PAYABLE");
+    hresp_free(&r);
+    ck_assert_int_eq(payments_of(&g, 1, cancelled, NULL, NULL, 0), 0);
+    ck_assert_int_eq(balance(&g, 1), before - 5000);
+    /* Bodies that are not a payment request. */
+    const char *bad[] = {"",
+                         "{}",
+                         "{\"orderId\":1}",
+                         "{\"userId\":1}",
+                         "{\"orderId\":0,\"userId\":1}",
+                         "{\"orderId\":1,\"userId\":-1}",
+                         "{\"orderId\":\"1\",\"userId\":1}",
+                         "{\"orderId\":1.5,\"userId\":1}",
+                         "{\"orderId\":1,\"userId\":1,\"userId\":2}",
+                         "[1,2]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        req(&g, PAYMENT, "POST", "/payments", bad[i], &r);
+        expect_problem(&r, 400, "INVALID_REQUEST");
+        hresp_free(&r);
+    }
+    /* Without the internal token: 401. */
+    ck_assert_int_eq(harness_req("GET", g.svc[PAYMENT].port, "/payments/1", NULL, NULL, &r), 401);
+    expect_problem(&r, 401, "UNAUTHORIZED");
+    hresp_free(&r);
+}
+END_TEST
+
+START_TEST(test_free_order)
+{
+    /* A USB cable (5,000) with a fresh "5,000 off" coupon costs 0: paid
+     * without a debit. */
+    hresp r;
+    ck_assert_int_eq(req(&g, COUPON, "POST", "/coupons/1/issue", "{\"userId\":3}", &r), 201);
+    int uc = (int)harness_int(r.json, "id");
+    hresp_free(&r);
+    long long before = balance(&g, 3);
+    long long final_amount = -1;
+    long long order = create_order(&g, 3, 4, 1, uc, &final_amount);
+    ck_assert_int_eq(final_amount, 0);
+    ck_assert_int_eq(pay(&g, order, 3, &r), 201);
+    ck_assert_int_eq(harness_int(r.json, "amount"), 0);
+    ck_assert_str_eq(str_of(r.json, "status"), "COMPLETED");
+    long long id = harness_int(r.json, "id");
+    hresp_free(&r);
+    expect_order_status(&g, order, "PAID");
+    ck_assert_int_eq(balance(&g, 3), before);
+    ck_assert(wait_delivered(&g, id, 5000));
+}
+END_TEST
+
+/* 20 threads pay one order at once. */
+#define RACERS 20
+typedef struct racer {
+    long long order;
+    long status;
+    char code[40];
+} racer;
+
+static void *race_pay(void *arg)
+{
+    racer *r = arg;
+    hresp out;
+    r->status = pay(&g, r->order, 3, &out);
+    snprintf(r->code, sizeof r->code, "%s", str_of(out.json, "code"));
+    hresp_free(&out);
+    return NULL;
+}
+
+START_TEST(test_pay_race)
+{
+    long long before = balance(&g, 3);
+    long long final_amount = 0;
+    long long order = create_order(&g, 3, 2, 1, 0, &final_amount);
+    ck_assert_int_eq(final_amount, 20000);
+    pthread_t t[RACERS];
+    racer r[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].order = order;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, race_pay, &r[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(t[i], NULL);
+    int created = 0, refused = 0;
+    for (int i = 0; i < RACERS; i++) {
+        if (r[i].status == 201) {
+            created++;
+        } else {
+            ck_assert_msg(r[i].status == 409 && strcmp(r[i].code, "ORDER_NOT_PAYABLE") == 0,
+                          "racer %d: %ld %s", i, r[i].status, r[i].code);
+            refused++;
+        }
+    }
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(refused, RACERS - 1);
+    /* Exactly one debit, one payment row, the order PAID. */
+    ck_assert_int_eq(balance(&g, 3), before - 20000);
+    expect_order_status(&g, order, "PAID");
+    long long ids[RACERS];
+    char statuses[RACERS][16];
+    ck_assert_int_eq(payments_of(&g, 3, order, ids, statuses, RACERS), 1);
+    ck_assert_str_eq(statuses[0], "COMPLETED");
+}
+END_TEST
+
+START_TEST(test_list_route)
+{
+    hresp r;
+    ck_assert_int_eq(req(&g, PAYMENT, "GET", "/payments?limit=1", NULL, &r), 200);
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(r.json, "items");
+    ck_assert_int_eq(cJSON_GetArraySize(items), 1);
+    long long first = harness_int(cJSON_GetArrayItem(items, 0), "id");
+    ck_assert_int_eq(harness_int(r.json, "nextAfterId"), first);
+    hresp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/payments?afterId=%lld&limit=500", first);
+    ck_assert_int_eq(req(&g, PAYMENT, "GET", path, NULL, &r), 200);
+    items = cJSON_GetObjectItemCaseSensitive(r.json, "items");
+    ck_assert_int_gt(harness_int(cJSON_GetArrayItem(items, 0), "id"), first);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "nextAfterId")));
+    hresp_free(&r);
+    ck_assert_int_eq(req(&g, PAYMENT, "GET", "/payments?status=COMPLETED", NULL, &r), 200);
+    const cJSON *p;
+    int n = 0;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r.json, "items"))
+    {
+        ck_assert_str_eq(str_of(p, "status"), "COMPLETED");
+        ck_assert(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(p, "delivery")));
+        n++;
+    }
+    ck_assert_int_ge(n, 1);
+    hresp_free(&r);
+    const char *bad[] = {"/payments?status=DONE", "/payments?status=",  "/payments?limit=0",
+                         "/payments?limit=501",   "/payments?userId=0", "/payments?afterId=x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        req(&g, PAYMENT, "GET", bad[i], NULL, &r);
+        expect_problem(&r, 400, "INVALID_REQUEST");
+        hresp_free(&r);
+    }
+}
+END_TEST
+
+/* ---- the data platform fails, then heals -------------------------------- */
+
+START_TEST(test_platform_down_then_heals)
+{
+    hresp r;
+    ck_assert_int_eq(
+        harness_req("PUT", g.svc[DP].port, "/faults", "{\"failRate\":1.0}", NULL, NULL), 200);
+    long long order = create_order(&g, 1, 4, 2, 0, NULL);
+    ck_assert_int_eq(pay(&g, order, 1, &r), 201);
+    ck_assert_int_lt(r.ms, 1000);
+    long long id = harness_int(r.json, "id");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(r.json, "delivery");
+    ck_assert_str_eq(str_of(d, "status"), "PENDING");
+    hresp_free(&r);
+    expect_order_status(&g, order, "PAID");
+    /* It keeps trying (200 ms, 400 ms, ...) and the platform has nothing. */
+    sleep_ms(1000);
+    get_payment(&g, id, &r);
+    d = cJSON_GetObjectItemCaseSensitive(r.json, "delivery");
+    ck_assert_str_eq(str_of(d, "status"), "PENDING");
+    ck_assert_int_ge(harness_int(d, "attempts"), 2);
+    hresp_free(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/orders/%lld", order);
+    ck_assert_int_eq(harness_req("GET", g.svc[DP].port, path, NULL, NULL, NULL), 404);
+    /* Healed: delivered within a few seconds, once. */
+    ck_assert_int_eq(harness_req("PUT", g.svc[DP].port, "/faults", "{\"failRate\":0}", NULL, NULL),
+                     200);
+    ck_assert(wait_delivered(&g, id, 4000));
+    get_payment(&g, id, &r);
+    d = cJSON_GetObjectItemCaseSensitive(r.json, "delivery");
+    ck_assert_int_gt(harness_int(d, "attempts"), 1);
+    hresp_free(&r);
+    ck_assert_int_eq(harness_req("GET", g.svc[DP].port, path, NULL, NULL, &r), 200);
+    ck_assert_int_eq(harness_int(r.json, "deliveries"), 1);
+    ck_assert_int_eq(harness_int(r.json, "paymentId"), id);
+    hresp_free(&r);
+}
+END_TEST
+
+/* ---- order-service down mid-payment; the settler; SIGTERM --------------- */
+
+/* Polls payment id until it leaves PENDING (10 s at most); its status in out. */
+static void wait_settled(const stack *s, long long id, char *out, size_t len)
+{
+    snprintf(out, len, "PENDING");
+    for (int waited = 0; waited < 10000 && strcmp(out, "PENDING") == 0; waited += 100) {
+        hresp r;
+        sleep_ms(100);
+        get_payment(s, id, &r);
+        snprintf(out, len, "%s", str_of(r.json, "status"));
+        hresp_free(&r);
+    }
+}
+
+/* Debits user 1 by amount with ref "pay-<payment_id>", as a saga would have
+ * done just before it was cut short. */
+static void debit_as_payment(const stack *s, long long payment_id, long long amount)
+{
+    char body[100];
+    snprintf(body, sizeof body, "{\"ref\":\"pay-%lld\",\"amount\":%lld}", payment_id, amount);
+    ck_assert_int_eq(req(s, USER, "POST", "/users/1/debits", body, NULL), 200);
+}
+
+START_TEST(test_settler_finishes_and_stop)
+{
+    /* Its own stack, started from this test process so it can reap it. Payment
+     * ids start at 1 and are never reused, so the debit refs are known. */
+    stack s;
+    memset(&s, 0, sizeof s);
+    s.payment_extra[0] = "SHOP_SAGA_DEADLINE_MS=1000";
+    s.payment_extra[1] = "PAYMENT_SETTLE_INTERVAL_MS=200";
+    s.payment_extra[2] = NULL;
+    ck_assert_msg(stack_start(&s), "the stack did not start");
+    long long before = balance(&s, 1);
+    long long amount[3];
+    long long order[3];
+    order[0] = create_order(&s, 1, 2, 1, 0, &amount[0]); /* debited: completes */
+    order[1] = create_order(&s, 1, 4, 1, 0, &amount[1]); /* debited, cancelled: refunded */
+    order[2] = create_order(&s, 1, 1, 1, 0, &amount[2]); /* never debited: fails */
+    ck_assert_int_eq(amount[0], 20000);
+    ck_assert_int_eq(amount[1], 5000);
+    ck_assert_int_eq(amount[2], 50000);
+    debit_as_payment(&s, 1, amount[0]);
+    debit_as_payment(&s, 2, amount[1]);
+    ck_assert_int_eq(balance(&s, 1), before - 25000);
+    /* order-service is down: each payment answers 503 and stays PENDING. */
+    harness_stop(&s.svc[ORDER]);
+    hresp r;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(pay(&s, order[i], 1, &r), 503);
+        expect_problem(&r, 503, "SERVICE_UNAVAILABLE");
+        hresp_free(&r);
+        long long ids[2];
+        char statuses[2][16];
+        ck_assert_int_eq(payments_of(&s, 1, order[i], ids, statuses, 2), 1);
+        ck_assert_int_eq(ids[0], i + 1);
+        ck_assert_str_eq(statuses[0], "PENDING");
+        get_payment(&s, ids[0], &r);
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "delivery")));
+        hresp_free(&r);
+    }
+    ck_assert(start_one(&s, ORDER));
+    /* While one is PENDING, the order cannot be paid by another payment. */
+    ck_assert_int_eq(pay(&s, order[0], 1, &r), 409);
+    expect_problem(&r, 409, "ORDER_NOT_PAYABLE");
+    hresp_free(&r);
+    /* The second order is cancelled before the settler gets to it. */
+    char path[64];
+    snprintf(path, sizeof path, "/orders/%lld/cancel", order[1]);
+    ck_assert_int_eq(req(&s, ORDER, "POST", path, "{\"userId\":1}", NULL), 200);
+    /* The settler takes each once the deadline (1 s) plus 2 s has passed. */
+    char status[3][16];
+    for (int i = 0; i < 3; i++)
+        wait_settled(&s, i + 1, status[i], sizeof status[i]);
+    /* Debited: marked paid and completed. */
+    ck_assert_str_eq(status[0], "COMPLETED");
+    expect_order_status(&s, order[0], "PAID");
+    ck_assert(wait_delivered(&s, 1, 5000));
+    snprintf(path, sizeof path, "/orders/%lld", order[0]);
+    ck_assert_int_eq(harness_req("GET", s.svc[DP].port, path, NULL, NULL, &r), 200);
+    ck_assert_int_eq(harness_int(r.json, "deliveries"), 1);
+    ck_assert_int_eq(harness_int(r.json, "finalAmount"), 20000);
+    hresp_free(&r);
+    /* Debited but the order was cancelled meanwhile: credited back. */
+    ck_assert_str_eq(status[1], "REFUNDED");
+    expect_order_status(&s, order[1], "CANCELLED");
+    get_payment(&s, 2, &r);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "delivery")));
+    hresp_free(&r);
+    /* Never debited: failed for good, and the order cancelled. */
+    ck_assert_str_eq(status[2], "FAILED");
+    expect_order_status(&s, order[2], "CANCELLED");
+    /* Money: only the completed payment's debit remains. */
+    ck_assert_int_eq(balance(&s, 1), before - 20000);
+    /* SIGTERM stops payment-service (and its two threads) well within a
+     * second, even while the outbox worker is retrying a failing platform. */
+    ck_assert_int_eq(
+        harness_req("PUT", s.svc[DP].port, "/faults", "{\"failRate\":1.0}", NULL, NULL), 200);
+    long long last = create_order(&s, 1, 4, 1, 0, NULL);
+    ck_assert_int_eq(pay(&s, last, 1, NULL), 201);
+    sleep_ms(300);
+    long ms = harness_stop(&s.svc[PAYMENT]);
+    ck_assert_msg(ms < 1000, "payment-service took %ld ms to stop", ms);
+    stack_stop(&s);
+}
+END_TEST
+
+Suite *it_payment_suite(void)
+{
+    Suite *s = suite_create("it_payment");
+    TCase *tc = tcase_create("saga");
+    tcase_add_unchecked_fixture(tc, up, down);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_pay_success);
+    tcase_add_test(tc, test_pay_short_balance);
+    tcase_add_test(tc, test_pay_refusals);
+    tcase_add_test(tc, test_free_order);
+    tcase_add_test(tc, test_pay_race);
+    tcase_add_test(tc, test_list_route);
+    tcase_add_test(tc, test_platform_down_then_heals);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("settler");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_settler_finishes_and_stop);
+    suite_add_tcase(s, tc);
+    return s;
+}
