@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idempotency.h"
 #include "log.h"
 
-static const char *const coupon_migrations[] = {
+const char *const coupon_migrations[] = {
     "CREATE TABLE coupons("
     "  id INTEGER PRIMARY KEY,"
     "  name TEXT NOT NULL,"
@@ -35,6 +36,7 @@ static const char *const coupon_migrations[] = {
     "CREATE TABLE coupon_releases("
     "  order_id INTEGER PRIMARY KEY,"
     "  released_at INTEGER NOT NULL);"
+    /* The service's own key table, replaced by the next migration. */
     "CREATE TABLE idempotency_keys("
     "  route TEXT NOT NULL,"
     "  key TEXT NOT NULL,"
@@ -44,6 +46,16 @@ static const char *const coupon_migrations[] = {
     "  body TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY(route, key));",
+    /* The common key table (common/idempotency.h) in place of the own one.
+     * The stored answers are carried over, so a retry across the upgrade
+     * still replays: the old fingerprint "POST <path>\n<body>" becomes the
+     * request text "<path>\n<body>"; the content type follows from the
+     * status (problem+json from 400), as it was stored. */
+    "ALTER TABLE idempotency_keys RENAME TO idempotency_keys_v1;" IDEM_SCHEMA
+    "INSERT INTO idempotency_keys(scope, key, request, state, status, body, created_at)"
+    "  SELECT route, key, substr(fingerprint, 6), 'DONE', status, body, created_at"
+    "  FROM idempotency_keys_v1 WHERE fingerprint LIKE 'POST %';"
+    "DROP TABLE idempotency_keys_v1;",
 };
 
 /* The columns every user-coupon read selects, in the order read_user_coupon
@@ -85,17 +97,11 @@ static const char SQL_RELEASE[] =
     " ON CONFLICT(order_id) DO NOTHING";
 static const char SQL_RESTORE[] = "UPDATE user_coupons SET is_used = 0, used_order_id = NULL"
                                   " WHERE used_order_id = ?1 AND is_used = 1";
-static const char SQL_IDEM_FIND[] =
-    "SELECT fingerprint, status, content_type, body FROM idempotency_keys"
-    " WHERE route = ?1 AND key = ?2";
-static const char SQL_IDEM_PUT[] =
-    "INSERT INTO idempotency_keys(route, key, fingerprint, status, content_type, body,"
-    " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const int coupon_n_migrations = (int)(sizeof coupon_migrations / sizeof coupon_migrations[0]);
 
 int coupon_store_open(const char *path, db **out)
 {
-    return db_open(path, coupon_migrations,
-                   (int)(sizeof coupon_migrations / sizeof coupon_migrations[0]), out);
+    return db_open(path, coupon_migrations, coupon_n_migrations, out);
 }
 
 /* Steps st, which must produce no row; true when it finished (SQLITE_DONE). */
@@ -457,62 +463,15 @@ shop_err coupon_store_restore(db *d, int64_t order_id, int64_t now, int *n_resto
     return SHOP_OK;
 }
 
-static char *dup_column(sqlite3_stmt *st, int col)
+shop_err coupon_store_idem_purge(db *d, int64_t now)
 {
-    return strdup(db_column_text(st, col));
-}
-
-coupon_outcome coupon_store_idem_find(db_conn *c, const char *route, const char *key,
-                                      coupon_idem_record *out)
-{
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = c != NULL ? db_prepare(c, SQL_IDEM_FIND) : NULL;
-    if (st == NULL)
-        return COUPON_DB_ERROR;
-    sqlite3_bind_text(st, 1, route, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
-    coupon_outcome res = COUPON_NOT_FOUND;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->fingerprint = dup_column(st, 0);
-        out->status = sqlite3_column_int(st, 1);
-        out->content_type = dup_column(st, 2);
-        out->body = dup_column(st, 3);
-        res = COUPON_OK;
-        if (out->fingerprint == NULL || out->content_type == NULL || out->body == NULL) {
-            coupon_idem_record_release(out);
-            res = COUPON_DB_ERROR;
-        }
-    } else if (rc != SQLITE_DONE) {
-        log_error(NULL, "find idempotency key: %s", sqlite3_errmsg(db_handle(c)));
-        res = COUPON_DB_ERROR;
-    }
-    db_stmt_done(st);
-    return res;
-}
-
-shop_err coupon_store_idem_put(db_conn *c, const char *route, const char *key,
-                               const coupon_idem_record *rec, int64_t now)
-{
-    sqlite3_stmt *st = db_prepare(c, SQL_IDEM_PUT);
-    if (st == NULL)
+    db_conn *c = db_begin_write(d);
+    if (c == NULL)
         return SHOP_EDB;
-    sqlite3_bind_text(st, 1, route, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, rec->fingerprint, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 4, rec->status);
-    sqlite3_bind_text(st, 5, rec->content_type, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 6, rec->body, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 7, now);
-    bool ok = step_done(c, st, "store idempotency key");
-    db_stmt_done(st);
-    return ok ? SHOP_OK : SHOP_EDB;
-}
-
-void coupon_idem_record_release(coupon_idem_record *r)
-{
-    free(r->fingerprint);
-    free(r->content_type);
-    free(r->body);
-    memset(r, 0, sizeof *r);
+    if (idem_purge(c, now) != 0) {
+        log_error(NULL, "purge idempotency keys: %s", sqlite3_errmsg(db_handle(c)));
+        db_rollback(d, c);
+        return SHOP_EDB;
+    }
+    return db_commit(d, c) == 0 ? SHOP_OK : SHOP_EDB;
 }

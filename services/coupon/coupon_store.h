@@ -1,7 +1,8 @@
 /* Every SQL statement of the coupon service: coupons, the user coupons issued
- * from them, the tombstones of released orders and the stored answers of
- * Idempotency-Key requests. Each action is one conditional write
- * transaction, so concurrent requests can never over-issue or double-use. */
+ * from them, the tombstones of released orders, and the schema and purge of
+ * the stored answers of Idempotency-Key requests (common/idempotency.h).
+ * Each action is one conditional write transaction, so concurrent requests
+ * can never over-issue or double-use. */
 #ifndef SHOP_COUPON_STORE_H
 #define SHOP_COUPON_STORE_H
 
@@ -12,6 +13,10 @@
 #include "coupon_logic.h"
 #include "db.h"
 #include "problem.h"
+
+/* Migrations for db_open: coupon_migrations[i] takes user_version i to i+1. */
+extern const char *const coupon_migrations[];
+extern const int coupon_n_migrations;
 
 /* Opens (creating and migrating) the coupon database at path. OUT: *out,
  * closed with db_close. Returns 0, or -1 after logging why. */
@@ -78,26 +83,8 @@ coupon_outcome coupon_store_use(db *d, int64_t uc_id, int64_t order_id, int64_t 
  * set unused (0 or 1). Returns SHOP_OK or SHOP_EDB. */
 shop_err coupon_store_restore(db *d, int64_t order_id, int64_t now, int *n_restored);
 
-/* A stored answer to an Idempotency-Key request. */
-typedef struct coupon_idem_record {
-    char *fingerprint; /* method, path and body of the first request */
-    int status;
-    char *content_type;
-    char *body;
-} coupon_idem_record;
-
-/* Looks up key on route using connection c (a reader, or the writer inside a
- * transaction). Returns COUPON_OK with *out filled (release it with
- * coupon_idem_record_release), COUPON_NOT_FOUND or COUPON_DB_ERROR. */
-coupon_outcome coupon_store_idem_find(db_conn *c, const char *route, const char *key,
-                                      coupon_idem_record *out);
-
-/* Stores the answer to key on route, inside the caller's write transaction
- * on c. Returns SHOP_OK or SHOP_EDB (also when the key is already there). */
-shop_err coupon_store_idem_put(db_conn *c, const char *route, const char *key,
-                               const coupon_idem_record *rec, int64_t now);
-
-/* Frees what r holds (not r). Accepts a zeroed record. */
-void coupon_idem_record_release(coupon_idem_record *r);
+/* Deletes stored Idempotency-Key answers older than IDEM_KEEP_SECONDS at
+ * now (epoch seconds). Returns SHOP_OK or SHOP_EDB. */
+shop_err coupon_store_idem_purge(db *d, int64_t now);
 
 #endif

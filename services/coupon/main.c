@@ -12,6 +12,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "routes.h"
+#include "timeutil.h"
 
 int main(void)
 {
@@ -39,6 +40,9 @@ int main(void)
         }
         log_info(NULL, "seeded %s", path);
     }
+    app.keys_purged_at = time_now_ms() / 1000;
+    if (coupon_store_idem_purge(d, app.keys_purged_at) != SHOP_OK)
+        goto out;
     internal = config_secret("SHOP_INTERNAL_TOKEN");
     http_server_config cfg = {
         .service = "coupon",

@@ -2,6 +2,7 @@
  * user-service on issue), render Coupon / UserCoupon JSON and problems. */
 #include "routes.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +10,15 @@
 #include "coupon_logic.h"
 #include "coupon_store.h"
 #include "http_client.h"
+#include "idempotency.h"
 #include "json.h"
 #include "log.h"
 #include "problem.h"
 #include "timeutil.h"
 
-#define ISSUE_ROUTE "POST /coupons/{couponId}/issue"
-#define IDEM_KEY_MAX 255
+/* The scope of an issue's Idempotency-Key (the old table's route, kept). */
+#define ISSUE_SCOPE "POST /coupons/{couponId}/issue"
+#define KEYS_PURGE_EVERY_S 3600
 #define LIST_LIMIT_MAX 500
 #define LIST_LIMIT_DEFAULT 100
 
@@ -223,118 +226,101 @@ static int handle_get_coupon(http_req *req)
 
 /* ---- POST /coupons/{couponId}/issue, with Idempotency-Key ---------------- */
 
-/* The Idempotency-Key of one issue request and what identifies its body. */
-typedef struct idem_ctx {
-    const char *key;   /* NULL: no key, nothing is stored */
-    char *fingerprint; /* "POST <path>\n<body>" (malloc'd) */
-} idem_ctx;
+/* With a key, the answer is stored in the write transaction that issues (or
+ * refuses), after idem_lookup on the writer in that same transaction: two
+ * requests with one key are serialised by the write lock, and the second
+ * finds the first's answer and replays it (it never issues, and never hits
+ * the key's primary key). Before user-service is asked, the key is looked up
+ * once on a reader too, so a replay of a stored answer never calls it again. */
 
-static bool idem_key_valid(const char *k)
-{
-    size_t n = strlen(k);
-    if (n < 1 || n > IDEM_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (k[i] < 0x20 || k[i] > 0x7e)
-            return false;
-    return true;
-}
+/* The Idempotency-Key of one issue request. */
+typedef struct issue_key {
+    const char *key; /* NULL: no key, nothing is stored */
+    char *request;   /* idem_request_text (malloc'd) */
+} issue_key;
 
-/* Answers with a stored record: the first answer again, or 422 when this
- * request's body or path differs from the first one's. */
-static int idem_replay(http_req *req, const idem_ctx *ix, const coupon_idem_record *rec)
+/* Looks ik up on c. Returns 0 when the key is new, else the status of the
+ * answer sent: the stored answer again, or its refusal (422, 409, 500). */
+static int issue_key_seen(http_req *req, db_conn *c, const issue_key *ik)
 {
-    if (strcmp(rec->fingerprint, ix->fingerprint) != 0)
-        return http_reply_problem(req, "IDEMPOTENCY_KEY_REUSED",
-                                  "Idempotency-Key was used with another request");
-    http_add_header(req, "Idempotent-Replayed", "true");
-    return http_reply_raw(req, rec->status, rec->content_type, rec->body, strlen(rec->body));
-}
-
-/* Sets up ix for req. Returns 0 to go on (no key, or a key not seen yet), or
- * the status already sent (bad key: 400; seen key: the replay or 422). */
-static int idem_begin(http_req *req, coupon_app *app, idem_ctx *ix)
-{
-    ix->key = http_header(req, "Idempotency-Key");
-    ix->fingerprint = NULL;
-    if (ix->key == NULL)
+    idem_record rec = {0};
+    idem_outcome seen =
+        c != NULL ? idem_lookup(c, ISSUE_SCOPE, ik->key, ik->request, &rec) : IDEM_ERROR;
+    if (seen == IDEM_NEW)
         return 0;
-    if (!idem_key_valid(ix->key))
-        return http_reply_problem(req, "INVALID_REQUEST",
-                                  "Idempotency-Key: must be 1..255 printable ASCII characters");
-    size_t len = strlen(req->method) + strlen(req->path) + req->body_len + 3;
-    ix->fingerprint = malloc(len);
-    if (ix->fingerprint == NULL)
-        return reply_db_error(req);
-    snprintf(ix->fingerprint, len, "%s %s\n%s", req->method, req->path, req->body);
-    coupon_idem_record rec;
-    coupon_outcome o = coupon_store_idem_find(db_reader(app->db), ISSUE_ROUTE, ix->key, &rec);
-    if (o == COUPON_NOT_FOUND)
-        return 0;
-    if (o != COUPON_OK)
-        return reply_db_error(req);
-    int status = idem_replay(req, ix, &rec);
-    coupon_idem_record_release(&rec);
+    int status = seen == IDEM_REPLAY ? idem_reply(req, &rec) : idem_reply_refusal(req, seen);
+    idem_record_free(&rec);
     return status;
 }
 
-/* Sends an answer and, with a key, stores it in the caller's write
- * transaction c (committed or rolled back here; c may be NULL to use a
- * transaction of its own). When another request with the key got there
- * first, its answer is replayed instead. Takes ownership of body. */
-static int idem_answer(http_req *req, coupon_app *app, const idem_ctx *ix, db_conn *c, int status,
-                       const char *ctype, char *body)
+/* Reads the key of req into ik and looks it up on a reader. Returns 0 to go
+ * on (no key, or one not seen yet), else the status already sent (bad key:
+ * 400, not stored; seen key: the replay or its refusal). */
+static int issue_key_begin(http_req *req, coupon_app *app, issue_key *ik)
+{
+    if (!idem_key_from_request(req, &ik->key))
+        return req->status;
+    if (ik->key == NULL)
+        return 0;
+    ik->request = idem_request_text(req);
+    if (ik->request == NULL)
+        return http_reply_problem(req, "INTERNAL", "out of memory");
+    return issue_key_seen(req, db_reader(app->db), ik);
+}
+
+/* Opens the write transaction of an answer and looks the key up in it.
+ * Returns 0 with *c open to go on, else the status already sent (*c NULL). */
+static int issue_tx_begin(http_req *req, coupon_app *app, const issue_key *ik, db_conn **c)
+{
+    *c = db_begin_write(app->db);
+    if (*c == NULL)
+        return reply_db_error(req);
+    int status = ik->key != NULL ? issue_key_seen(req, *c, ik) : 0;
+    if (status != 0) {
+        db_rollback(app->db, *c);
+        *c = NULL;
+    }
+    return status;
+}
+
+/* Stores status/body under the key (if any) in c, commits and sends it
+ * (application/json below 400, problem+json from 400). Takes body (NULL:
+ * out of memory); a failure rolls c back and answers 500, not stored. */
+static int issue_tx_finish(http_req *req, coupon_app *app, const issue_key *ik, db_conn *c,
+                           int status, char *body)
 {
     int sent;
-    if (ix->key != NULL && c == NULL)
-        c = db_begin_write(app->db);
-    if (ix->key != NULL) {
-        coupon_idem_record rec = {ix->fingerprint, status, (char *)ctype, body};
-        coupon_idem_record first;
-        coupon_outcome o =
-            c != NULL ? coupon_store_idem_find(c, ISSUE_ROUTE, ix->key, &first) : COUPON_DB_ERROR;
-        if (o == COUPON_OK) {
-            db_rollback(app->db, c);
-            sent = idem_replay(req, ix, &first);
-            coupon_idem_record_release(&first);
-            goto out;
-        }
-        if (o != COUPON_NOT_FOUND ||
-            coupon_store_idem_put(c, ISSUE_ROUTE, ix->key, &rec, now_s()) != SHOP_OK) {
-            if (c != NULL)
-                db_rollback(app->db, c);
-            sent = reply_db_error(req);
-            goto out;
-        }
-    }
-    if (c != NULL && db_commit(app->db, c) != 0) {
+    if (body == NULL ||
+        (ik->key != NULL && idem_store(c, ISSUE_SCOPE, ik->key, ik->request, status, body) != 0)) {
+        db_rollback(app->db, c);
         sent = reply_db_error(req);
-        goto out;
+    } else if (db_commit(app->db, c) != 0) {
+        sent = reply_db_error(req);
+    } else {
+        const char *ctype = status >= 400 ? "application/problem+json" : "application/json";
+        sent = http_reply_raw(req, status, ctype, body, strlen(body));
     }
-    sent = http_reply_raw(req, status, ctype, body, strlen(body));
-out:
     free(body);
     return sent;
 }
 
-/* A problem answer for the issue route (stored under its key). */
-static int issue_problem(http_req *req, coupon_app *app, const idem_ctx *ix, db_conn *c,
-                         const char *code, const char *detail)
+/* A 4xx with no issue behind it (a bad body, a peer's refusal): stored under
+ * the key in a transaction of its own. Takes body. */
+static int issue_refuse(http_req *req, coupon_app *app, const issue_key *ik, int status, char *body)
 {
-    int status = problem_status(code);
-    char *body = problem_render(status, code, detail);
-    if (body == NULL) {
-        if (c != NULL)
-            db_rollback(app->db, c);
-        return http_reply_json(req, 500, NULL);
+    db_conn *c;
+    int sent = issue_tx_begin(req, app, ik, &c);
+    if (sent != 0) {
+        free(body);
+        return sent;
     }
-    return idem_answer(req, app, ix, c, status, "application/problem+json", body);
+    return issue_tx_finish(req, app, ik, c, status, body);
 }
 
 /* Asks user-service whether user_id exists. Returns 0 when it does, else the
  * status of the answer sent (a peer 4xx is passed on and stored; a transport
  * failure or 5xx becomes 503/504/502 and is not stored). */
-static int issue_check_user(http_req *req, coupon_app *app, const idem_ctx *ix, int64_t user_id)
+static int issue_check_user(http_req *req, coupon_app *app, const issue_key *ik, int64_t user_id)
 {
     char path[64];
     http_result r;
@@ -343,78 +329,92 @@ static int issue_check_user(http_req *req, coupon_app *app, const idem_ctx *ix, 
     http_client_json("GET", app->user_url, path, NULL, req->request_id, &r);
     if (r.transport == HTTP_T_OK && r.status == 200)
         goto out;
-    if (r.transport == HTTP_T_OK && r.status >= 400 && r.status < 500 && r.body != NULL) {
-        char *copy = strdup(r.body);
-        status = copy != NULL ? idem_answer(req, app, ix, NULL, (int)r.status, r.content_type, copy)
-                              : http_reply_json(req, 500, NULL);
+    bool refused = r.transport == HTTP_T_OK && r.status >= 400 && r.status < 500 &&
+                   r.body != NULL && strstr(r.content_type, "application/problem+json") != NULL;
+    if (refused && ik->key != NULL) {
+        status = issue_refuse(req, app, ik, (int)r.status, strdup(r.body));
         goto out;
     }
-    log_warn(req->request_id, "user-service check failed: transport=%d status=%ld %s",
-             (int)r.transport, r.status, r.error);
+    if (!refused)
+        log_warn(req->request_id, "user-service check failed: transport=%d status=%ld %s",
+                 (int)r.transport, r.status, r.error);
     status = http_reply_upstream(req, "user", &r);
 out:
     http_result_free(&r);
     return status;
 }
 
-/* The issue itself: one write transaction holding the effect and the key.
- * When a concurrent request with the same key stored its answer first,
- * idem_answer rolls this transaction back (effect included) and replays
- * that answer, so a key never issues twice. */
-static int issue_write(http_req *req, coupon_app *app, const idem_ctx *ix, int64_t coupon_id,
+/* The issue itself: one write transaction holding the key's lookup, the
+ * effect (or its refusal) and the stored answer. */
+static int issue_write(http_req *req, coupon_app *app, const issue_key *ik, int64_t coupon_id,
                        int64_t user_id)
 {
     coupon_user_coupon uc;
     char detail[160];
-    db_conn *c = db_begin_write(app->db);
-    if (c == NULL)
-        return reply_db_error(req);
+    db_conn *c;
+    int status = issue_tx_begin(req, app, ik, &c);
+    if (status != 0)
+        return status;
     coupon_outcome o = coupon_store_issue_tx(c, coupon_id, user_id, now_s(), &uc);
     if (o == COUPON_DB_ERROR) {
         db_rollback(app->db, c);
         return reply_db_error(req);
     }
-    if (o != COUPON_OK) {
+    char *body = NULL;
+    if (o == COUPON_OK) {
+        status = 201;
+        cJSON *json = user_coupon_json(&uc);
+        body = json != NULL ? json_print(json) : NULL;
+        cJSON_Delete(json);
+    } else {
+        /* Nothing of the issue stayed; the commit keeps only the key. */
         const char *code =
             outcome_problem(o, "coupon", coupon_id, user_id, 0, detail, sizeof detail);
-        /* Nothing of the issue stayed; commit only keeps the key. */
-        if (ix->key == NULL) {
-            db_rollback(app->db, c);
-            return http_reply_problem(req, code, "%s", detail);
-        }
-        return issue_problem(req, app, ix, c, code, detail);
+        status = problem_status(code);
+        body = problem_render(status, code, detail);
     }
-    cJSON *json = user_coupon_json(&uc);
-    char *body = json != NULL ? json_print(json) : NULL;
-    cJSON_Delete(json);
-    if (body == NULL) {
-        db_rollback(app->db, c);
-        return http_reply_json(req, 500, NULL);
-    }
-    return idem_answer(req, app, ix, c, 201, "application/json", body);
+    return issue_tx_finish(req, app, ik, c, status, body);
+}
+
+/* Deletes Idempotency-Key answers past their 24 hours, at most once an
+ * hour: the first issue after the hour does it, once its answer is sent. */
+static void purge_keys_hourly(http_req *req, coupon_app *app)
+{
+    int64_t now = now_s();
+    int64_t last = atomic_load(&app->keys_purged_at);
+    if (now - last < KEYS_PURGE_EVERY_S ||
+        !atomic_compare_exchange_strong(&app->keys_purged_at, &last, now))
+        return;
+    if (coupon_store_idem_purge(app->db, now) != SHOP_OK)
+        log_warn(req->request_id, "purging old Idempotency-Key answers failed");
 }
 
 static int handle_issue(http_req *req)
 {
     coupon_app *app = req->app;
-    idem_ctx ix;
+    issue_key ik = {0};
     json_err err;
     int64_t user_id = 0;
     cJSON *body = NULL;
-    int status = idem_begin(req, app, &ix);
+    int status = issue_key_begin(req, app, &ik);
     if (status != 0)
         goto out;
     body = json_parse_object(req->body, req->body_len, &err);
     if (body == NULL || !json_get_int(body, "userId", 1, JSON_INT_MAX, &user_id, &err)) {
-        status = issue_problem(req, app, &ix, NULL, "INVALID_REQUEST", err.msg);
+        if (ik.key == NULL)
+            status = http_reply_invalid(req, &err);
+        else
+            status =
+                issue_refuse(req, app, &ik, 400, problem_render(400, "INVALID_REQUEST", err.msg));
         goto out;
     }
-    status = issue_check_user(req, app, &ix, user_id);
+    status = issue_check_user(req, app, &ik, user_id);
     if (status == 0)
-        status = issue_write(req, app, &ix, req->params[0], user_id);
+        status = issue_write(req, app, &ik, req->params[0], user_id);
+    purge_keys_hourly(req, app);
 out:
     cJSON_Delete(body);
-    free(ix.fingerprint);
+    free(ik.request);
     return status;
 }
 

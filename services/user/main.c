@@ -11,6 +11,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "routes.h"
+#include "timeutil.h"
 #include "user_store.h"
 
 int main(void)
@@ -28,8 +29,10 @@ int main(void)
         goto out;
     if (config_bool("SHOP_SEED", true) && user_store_seed(d) != 0)
         goto out;
+    user_app app = {.db = d, .keys_purged_at = time_now_ms() / 1000};
+    if (user_store_idem_purge(d, app.keys_purged_at) != USER_OK)
+        goto out;
     internal = config_secret("SHOP_INTERNAL_TOKEN");
-    user_app app = {.db = d};
     http_server_config cfg = {
         .service = "user",
         .port = config_port("USER_PORT", 2),

@@ -3,10 +3,12 @@
 #include "routes.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "idempotency.h"
 #include "json.h"
 #include "log.h"
 #include "problem.h"
@@ -16,6 +18,7 @@
 
 #define LIST_LIMIT_MAX 500
 #define LIST_LIMIT_DEFAULT 100
+#define KEYS_PURGE_EVERY_S 3600
 
 static const char CT_JSON[] = "application/json";
 static const char CT_PROBLEM[] = "application/problem+json";
@@ -155,70 +158,93 @@ static char *render_charge(const user_charge_outcome *o, int *status)
         return render_problem(
             *status, "BALANCE_LIMIT", "user %lld: balance %lld + %lld would pass %lld", id,
             (long long)o->balance, (long long)o->amount, (long long)USER_BALANCE_LIMIT);
-    case USER_KEY_REUSED:
-        *status = problem_status("IDEMPOTENCY_KEY_REUSED");
-        return render_problem(*status, "IDEMPOTENCY_KEY_REUSED",
-                              "Idempotency-Key was used with another path or body");
     default:
         *status = 500;
         return render_problem(500, "INTERNAL", "charge failed");
     }
 }
 
-/* The Idempotency-Key of req: OUT *key (NULL when absent). Returns false
- * when present but invalid (the caller answers 400). */
-static bool idem_key(const http_req *req, const char **key)
+/* Sends what the store answered for a charge (res and a): the fresh answer,
+ * the stored one again, or the refusal of the key. Takes a->body. */
+static int reply_charge(http_req *req, user_result res, user_answer *a)
 {
-    *key = http_header(req, "Idempotency-Key");
-    return *key == NULL || user_idem_key_valid(*key);
+    int status;
+    if (res == USER_DB_ERROR) {
+        status = reply_db_error(req);
+    } else if (res == USER_KEY_REUSED) {
+        status = idem_reply_refusal(req, a->refusal);
+    } else if (a->replayed) {
+        const idem_record rec = {.status = a->status, .body = a->body};
+        status = idem_reply(req, &rec);
+    } else {
+        status = reply_rendered(req, a->status, a->body);
+        a->body = NULL;
+    }
+    user_answer_release(a);
+    return status;
+}
+
+/* 400 for a bad charge body; with a key, stored under it first (API.md
+ * "Retries": every 4xx but the bad key's is replayed). */
+static int reply_charge_invalid(http_req *req, const user_idem *idem, const json_err *err)
+{
+    if (idem == NULL)
+        return http_reply_invalid(req, err);
+    char *body = render_problem(400, "INVALID_REQUEST", "%s", err->msg);
+    if (body == NULL)
+        return http_reply_problem(req, "INTERNAL", "out of memory");
+    user_answer a;
+    user_result res = user_store_keep_answer(app_db(req), idem, 400, body, &a);
+    int status;
+    if (res == USER_OK && !a.replayed) {
+        status = reply_rendered(req, 400, body);
+        body = NULL;
+    } else {
+        status = reply_charge(req, res, &a);
+    }
+    free(body);
+    return status;
+}
+
+/* Deletes Idempotency-Key answers past their 24 hours, at most once an
+ * hour: the first charge after the hour does it, once its answer is sent. */
+static void purge_keys_hourly(http_req *req)
+{
+    user_app *app = req->app;
+    int64_t now = time_now_ms() / 1000;
+    int64_t last = atomic_load(&app->keys_purged_at);
+    if (now - last < KEYS_PURGE_EVERY_S ||
+        !atomic_compare_exchange_strong(&app->keys_purged_at, &last, now))
+        return;
+    if (user_store_idem_purge(app->db, now) != USER_OK)
+        log_warn(req->request_id, "purging old Idempotency-Key answers failed");
 }
 
 static int charge(http_req *req)
 {
-    cJSON *body = NULL;
-    char *canon = NULL, *fingerprint = NULL;
-    user_answer ans = {0};
     const char *key;
-    int status;
-    if (!idem_key(req, &key))
-        return http_reply_problem(req, "INVALID_REQUEST",
-                                  "Idempotency-Key: must be 1..255 printable ASCII characters");
-    body = http_parse_body(req);
-    if (body == NULL)
+    if (!idem_key_from_request(req, &key))
         return req->status;
+    char *request = key ? idem_request_text(req) : NULL;
+    if (key != NULL && request == NULL)
+        return http_reply_problem(req, "INTERNAL", "out of memory");
+    const user_idem idem = {.key = key, .fingerprint = request};
+    const user_idem *keyed = key ? &idem : NULL;
     json_err err;
     int64_t amount;
-    if (!json_get_int(body, "amount", 1, USER_CHARGE_MAX, &amount, &err)) {
-        status = http_reply_invalid(req, &err);
-        goto out;
+    int status;
+    cJSON *body = json_parse_object(req->body, req->body_len, &err);
+    if (body == NULL || !json_get_int(body, "amount", 1, USER_CHARGE_MAX, &amount, &err)) {
+        status = reply_charge_invalid(req, keyed, &err);
+    } else {
+        user_answer ans;
+        user_result res =
+            user_store_charge(app_db(req), req->params[0], amount, keyed, render_charge, &ans);
+        status = reply_charge(req, res, &ans);
     }
-    user_idem idem = {.key = key};
-    if (key != NULL) {
-        canon = json_print(body);
-        size_t n = strlen(req->path) + (canon ? strlen(canon) : 0) + 2;
-        fingerprint = canon ? malloc(n) : NULL;
-        if (fingerprint == NULL) {
-            status = http_reply_problem(req, "INTERNAL", "out of memory");
-            goto out;
-        }
-        snprintf(fingerprint, n, "%s\n%s", req->path, canon);
-        idem.fingerprint = fingerprint;
-    }
-    user_result res = user_store_charge(app_db(req), req->params[0], amount, key ? &idem : NULL,
-                                        render_charge, &ans);
-    if (res == USER_DB_ERROR) {
-        status = reply_db_error(req);
-        goto out;
-    }
-    if (ans.replayed)
-        http_add_header(req, "Idempotent-Replayed", "true");
-    status = reply_rendered(req, ans.status, ans.body);
-    ans.body = NULL;
-out:
-    user_answer_release(&ans);
-    free(fingerprint);
-    free(canon);
     cJSON_Delete(body);
+    free(request);
+    purge_keys_hourly(req);
     return status;
 }
 

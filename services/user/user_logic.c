@@ -20,21 +20,6 @@ bool user_ref_valid(const char *ref)
     return true;
 }
 
-bool user_idem_key_valid(const char *key)
-{
-    if (key == NULL)
-        return false;
-    size_t n = strlen(key);
-    if (n < 1 || n > USER_IDEM_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)key[i];
-        if (c < 0x20 || c > 0x7e)
-            return false;
-    }
-    return true;
-}
-
 bool user_add_fits(int64_t balance, int64_t amount, int64_t cap)
 {
     if (balance < 0 || amount < 0 || cap < 0)

@@ -1,5 +1,5 @@
-/* Pure rules of the user service: limits, ref and Idempotency-Key syntax, and
- * the overflow-free balance arithmetic the store's conditional updates mirror.
+/* Pure rules of the user service: limits, ref syntax, and the overflow-free
+ * balance arithmetic the store's conditional updates mirror.
  * No civetweb, curl or SQLite here, so unit tests call it with plain values. */
 #ifndef USER_LOGIC_H
 #define USER_LOGIC_H
@@ -13,13 +13,9 @@
 #define USER_MOVE_MAX 999999999999999LL    /* one debit or credit */
 #define USER_NAME_MAX 200
 #define USER_REF_MAX 64
-#define USER_IDEM_KEY_MAX 255
 
 /* True when ref is 1..64 characters of [A-Za-z0-9:._-]. */
 bool user_ref_valid(const char *ref);
-
-/* True when key is an Idempotency-Key: 1..255 printable ASCII characters. */
-bool user_idem_key_valid(const char *key);
 
 /* True when balance + amount stays within cap (both non-negative, cap >= 0);
  * computed without overflow. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "problem.h"
 #include "timeutil.h"
 
 static const char MIGRATION_1[] =
@@ -27,6 +28,7 @@ static const char MIGRATION_1[] =
     "  balance_after INTEGER NOT NULL CHECK (balance_after >= 0),"
     "  created_at INTEGER NOT NULL);"
     "CREATE INDEX ledger_by_user ON ledger(user_id, id);"
+    /* The service's own key table, replaced by MIGRATION_2. */
     "CREATE TABLE idempotency_keys ("
     "  route TEXT NOT NULL,"
     "  key TEXT NOT NULL,"
@@ -36,13 +38,27 @@ static const char MIGRATION_1[] =
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (route, key));";
 
-const char *const user_migrations[] = {MIGRATION_1};
-const int user_n_migrations = 1;
+/* The common key table (common/idempotency.h) in place of the own one. The
+ * stored answers are carried over, so a retry across the upgrade is not
+ * charged twice: the old fingerprint was the path and the re-printed body,
+ * which equals the new request text whenever the client sent compact JSON;
+ * otherwise the retry gets 422 IDEMPOTENCY_KEY_REUSED, never a second charge. */
+static const char MIGRATION_2[] =
+    "ALTER TABLE idempotency_keys RENAME TO idempotency_keys_v1;" IDEM_SCHEMA
+    "INSERT INTO idempotency_keys (scope, key, request, state, status, body, created_at)"
+    "  SELECT route, key, fingerprint, 'DONE', status, body, created_at"
+    "  FROM idempotency_keys_v1;"
+    "DROP TABLE idempotency_keys_v1;";
 
-/* The route a charge's Idempotency-Key is scoped to. */
-static const char CHARGE_ROUTE[] = "POST /users/{userId}/balance/charge";
+const char *const user_migrations[] = {MIGRATION_1, MIGRATION_2};
+const int user_n_migrations = 2;
+
+/* The scope of a charge's Idempotency-Key (the old table's route, kept). */
+static const char CHARGE_SCOPE[] = "POST /users/{userId}/balance/charge";
 /* Ledger refs of keyed charges start with '#', which no debit or credit ref
- * may hold, so the namespaces never meet. */
+ * may hold, so the namespaces never meet: "#charge:<key>", or
+ * "#charge:<epoch seconds>:<key>" for a key used again after its stored
+ * answer was purged (charge_ref). */
 static const char CHARGE_REF_PREFIX[] = "#charge:";
 
 static const char SQL_COUNT_USERS[] = "SELECT count(*) FROM users";
@@ -72,11 +88,6 @@ static const char SQL_INSERT_LEDGER[] =
 static const char SQL_LIST_LEDGER[] =
     "SELECT id, ref, user_id, kind, amount, balance_after, created_at FROM ledger "
     "WHERE user_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
-static const char SQL_FIND_KEY[] =
-    "SELECT fingerprint, status, body FROM idempotency_keys WHERE route = ?1 AND key = ?2";
-static const char SQL_INSERT_KEY[] =
-    "INSERT INTO idempotency_keys (route, key, fingerprint, status, body, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 static int64_t now_s(void)
 {
@@ -316,55 +327,66 @@ user_result user_store_get(db *d, int64_t id, user_rec *out)
     return get_user_on(c, id, out);
 }
 
-/* Looks the charge key up. OUT: *found; when found and the fingerprint
- * matches, the stored answer in *out (replayed), else *reused. */
-static int find_key(db_conn *c, const user_idem *idem, bool *found, bool *reused, user_answer *out)
+/* Looks idem up on the writer c inside its transaction. Returns true to go
+ * on (no key, or a new one); false when *res and out say what to answer:
+ * USER_OK with the stored answer (replayed), USER_KEY_REUSED (refusal) or
+ * USER_DB_ERROR. */
+static bool key_is_new(db_conn *c, const user_idem *idem, user_answer *out, user_result *res)
 {
-    sqlite3_stmt *st = db_prepare(c, SQL_FIND_KEY);
-    if (st == NULL)
-        return -1;
-    int result = -1;
-    *found = false;
-    *reused = false;
-    sqlite3_bind_text(st, 1, CHARGE_ROUTE, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, idem->key, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *found = true;
-        if (strcmp(db_column_text(st, 0), idem->fingerprint) != 0) {
-            *reused = true;
-            result = 0;
-        } else {
-            out->status = sqlite3_column_int(st, 1);
-            out->body = strdup(db_column_text(st, 2));
-            out->replayed = true;
-            result = out->body != NULL ? 0 : -1;
-        }
-    } else if (rc == SQLITE_DONE) {
-        result = 0;
-    } else {
-        log_db(c, "find key");
+    if (idem == NULL)
+        return true;
+    idem_record rec;
+    idem_outcome seen = idem_lookup(c, CHARGE_SCOPE, idem->key, idem->fingerprint, &rec);
+    switch (seen) {
+    case IDEM_NEW:
+        return true;
+    case IDEM_REPLAY:
+        out->status = rec.status;
+        out->body = rec.body;
+        rec.body = NULL;
+        out->replayed = true;
+        *res = USER_OK;
+        break;
+    case IDEM_MISMATCH:
+    case IDEM_IN_PROGRESS:
+        out->refusal = seen;
+        out->status = problem_status(seen == IDEM_MISMATCH ? "IDEMPOTENCY_KEY_REUSED"
+                                                           : "IDEMPOTENCY_KEY_IN_USE");
+        *res = USER_KEY_REUSED;
+        break;
+    default:
+        log_db(c, "look up key");
+        *res = USER_DB_ERROR;
     }
-    db_stmt_done(st);
-    return result;
+    idem_record_free(&rec);
+    return false;
 }
 
-static int insert_key(db_conn *c, const user_idem *idem, const user_answer *ans)
+/* Stores out's answer under idem (if any) on c. Returns 0 or -1. */
+static int keep_answer_on(db_conn *c, const user_idem *idem, const user_answer *out)
 {
-    sqlite3_stmt *st = db_prepare(c, SQL_INSERT_KEY);
-    if (st == NULL)
+    if (idem == NULL)
+        return 0;
+    if (idem_store(c, CHARGE_SCOPE, idem->key, idem->fingerprint, out->status, out->body) == 0)
+        return 0;
+    log_db(c, "store key");
+    return -1;
+}
+
+/* The ledger ref of a charge keyed by key, into ref: "#charge:<key>", or
+ * "#charge:<now>:<key>" when that is taken (the key's answer was purged after
+ * its day and the key is used again; a third use comes a day later still, so
+ * the second is unique too). Returns 0 or -1. */
+static int charge_ref(db_conn *c, const char *key, char ref[USER_LEDGER_REF_LEN])
+{
+    bool taken = false;
+    user_ledger_rec prior;
+    snprintf(ref, USER_LEDGER_REF_LEN, "%s%s", CHARGE_REF_PREFIX, key);
+    if (find_ref(c, ref, &taken, &prior) != 0)
         return -1;
-    sqlite3_bind_text(st, 1, CHARGE_ROUTE, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, idem->key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, idem->fingerprint, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 4, ans->status);
-    sqlite3_bind_text(st, 5, ans->body, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 6, now_s());
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        log_db(c, "insert key");
-    db_stmt_done(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    if (taken)
+        snprintf(ref, USER_LEDGER_REF_LEN, "%s%lld:%s", CHARGE_REF_PREFIX, (long long)now_s(), key);
+    return 0;
 }
 
 /* The charge itself on c: conditional add, ledger row. Fills *o. Returns 0,
@@ -398,33 +420,55 @@ user_result user_store_charge(db *d, int64_t user_id, int64_t amount, const user
     if (c == NULL)
         return USER_DB_ERROR;
     bool keep = false;
-    if (idem != NULL) {
-        bool found, reused;
-        if (find_key(c, idem, &found, &reused, out) != 0)
-            goto out;
-        if (found) {
-            o.res = reused ? USER_KEY_REUSED : USER_OK;
-            if (reused)
-                out->body = render(&o, &out->status);
-            goto out;
-        }
-        snprintf(ref, sizeof(ref), "%s%s", CHARGE_REF_PREFIX, idem->key);
-    }
+    if (!key_is_new(c, idem, out, &o.res))
+        goto out;
+    if (idem != NULL && charge_ref(c, idem->key, ref) != 0)
+        goto out;
     if (charge_on(c, user_id, amount, idem ? ref : NULL, &o) != 0)
         goto out;
     out->body = render(&o, &out->status);
-    if (out->body == NULL)
+    if (out->body == NULL || keep_answer_on(c, idem, out) != 0) {
+        o.res = USER_DB_ERROR;
         goto out;
-    if (idem != NULL && insert_key(c, idem, out) != 0)
-        goto out;
+    }
     keep = o.res == USER_OK || idem != NULL;
 out:
-    if (out->body == NULL)
-        o.res = USER_DB_ERROR;
-    o.res = finish(d, c, o.res, keep && o.res != USER_DB_ERROR);
+    o.res = finish(d, c, o.res, keep);
     if (o.res == USER_DB_ERROR)
         user_answer_release(out);
     return o.res;
+}
+
+user_result user_store_keep_answer(db *d, const user_idem *idem, int status, const char *body,
+                                   user_answer *out)
+{
+    memset(out, 0, sizeof(*out));
+    db_conn *c = db_begin_write(d);
+    if (c == NULL)
+        return USER_DB_ERROR;
+    user_result res = USER_DB_ERROR;
+    bool keep = false;
+    if (!key_is_new(c, idem, out, &res))
+        goto out;
+    const user_answer mine = {.status = status, .body = (char *)body};
+    keep = keep_answer_on(c, idem, &mine) == 0;
+    res = keep ? USER_OK : USER_DB_ERROR;
+out:
+    res = finish(d, c, res, keep);
+    if (res == USER_DB_ERROR)
+        user_answer_release(out);
+    return res;
+}
+
+user_result user_store_idem_purge(db *d, int64_t now)
+{
+    db_conn *c = db_begin_write(d);
+    if (c == NULL)
+        return USER_DB_ERROR;
+    bool ok = idem_purge(c, now) == 0;
+    if (!ok)
+        log_db(c, "purge keys");
+    return finish(d, c, ok ? USER_OK : USER_DB_ERROR, ok);
 }
 
 /* A ref already in the ledger, met by a debit or credit of kind: the same

@@ -1,6 +1,7 @@
 /* Every SQL statement of the user service: users with their balance, the
  * ledger of balance changes (each written in the same transaction as the
- * change it records) and the stored answers of keyed charges. */
+ * change it records) and, through common/idempotency.h, the stored answers of
+ * keyed charges. */
 #ifndef USER_STORE_H
 #define USER_STORE_H
 
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "idempotency.h"
 #include "user_logic.h"
 
 /* Migrations for db_open: user_migrations[i] takes user_version i to i+1. */
@@ -23,7 +25,7 @@ typedef enum user_result {
     USER_LIMIT,        /* the balance would pass its cap; nothing changed */
     USER_VOIDED,       /* debit: this ref was voided first */
     USER_REF_REUSED,   /* ref used with another user, amount or kind */
-    USER_KEY_REUSED,   /* Idempotency-Key used with another path or body */
+    USER_KEY_REUSED,   /* Idempotency-Key refused: see user_answer.refusal */
     USER_DB_ERROR,     /* SQLite failed; logged, nothing changed */
 } user_result;
 
@@ -35,7 +37,7 @@ typedef struct user_rec {
     int64_t created_at; /* epoch seconds */
 } user_rec;
 
-#define USER_LEDGER_REF_LEN 272 /* "#charge:" + a 255-byte key, and then some */
+#define USER_LEDGER_REF_LEN 288 /* "#charge:<epoch>:" + a 255-byte key, and then some */
 
 typedef struct user_ledger_rec {
     int64_t id;
@@ -80,18 +82,23 @@ typedef struct user_charge_outcome {
  * NULL when out of memory. */
 typedef char *(*user_charge_render)(const user_charge_outcome *o, int *status);
 
-/* An Idempotency-Key and what it is bound to (path and canonical body). */
+/* An Idempotency-Key and the request it is bound to (idem_request_text:
+ * path and body). */
 typedef struct user_idem {
     const char *key;
     const char *fingerprint;
 } user_idem;
 
 /* The answer to send: status and body (malloc'd; release with
- * user_answer_release). replayed: a stored answer to an earlier request. */
+ * user_answer_release). replayed: a stored answer to an earlier request
+ * (send it with idem_reply). On USER_KEY_REUSED, refusal says why the key was
+ * refused (IDEM_MISMATCH: 422, IDEM_IN_PROGRESS: 409, which status holds) and
+ * body is NULL: answer with idem_reply_refusal. */
 typedef struct user_answer {
     int status;
     char *body;
     bool replayed;
+    idem_outcome refusal;
 } user_answer;
 
 /* Frees a->body. Accepts a zeroed answer. */
@@ -110,15 +117,29 @@ user_result user_store_get(db *d, int64_t id, user_rec *out);
 
 /* Adds amount to the user's balance unless it would pass
  * USER_BALANCE_LIMIT, writing a CHARGE ledger row in the same transaction.
- * With idem, the answer (rendered by render inside the transaction) is stored
- * under the key, and a repeat with the same fingerprint gets it back with
- * out->replayed; another fingerprint gets the USER_KEY_REUSED answer (not
- * stored). Answers to USER_OK, USER_NOT_FOUND and USER_LIMIT are stored.
- * OUT: *out, the answer to send (release it). Returns the outcome; a replay
- * returns USER_OK whatever it replays; USER_DB_ERROR: nothing changed and
- * out is empty (the caller answers 500). */
+ * With idem, the key is looked up first in that transaction (idem_lookup on
+ * the writer): a repeat with the same fingerprint gets the stored answer back
+ * with out->replayed and changes nothing; another fingerprint is refused
+ * (USER_KEY_REUSED, out->refusal, nothing stored). A new key gets the answer
+ * rendered by render stored under it (idem_store) in the same transaction:
+ * answers to USER_OK, USER_NOT_FOUND and USER_LIMIT. OUT: *out, the answer to
+ * send (release it). Returns the outcome; a replay returns USER_OK whatever
+ * it replays; USER_DB_ERROR: nothing changed and out is empty (the caller
+ * answers 500, which is not stored). */
 user_result user_store_charge(db *d, int64_t user_id, int64_t amount, const user_idem *idem,
                               user_charge_render render, user_answer *out);
+
+/* Stores the answer status/body (a 4xx with no effect behind it, e.g. a 400
+ * for a bad body) under idem, looked up first in the same transaction.
+ * Returns USER_OK with out->replayed (send out) or not (stored: send your
+ * own answer; out is empty), USER_KEY_REUSED (out->refusal) or
+ * USER_DB_ERROR. */
+user_result user_store_keep_answer(db *d, const user_idem *idem, int status, const char *body,
+                                   user_answer *out);
+
+/* Deletes stored charge answers older than IDEM_KEEP_SECONDS at now (epoch
+ * seconds). Returns USER_OK or USER_DB_ERROR. */
+user_result user_store_idem_purge(db *d, int64_t now);
 
 /* Debits amount when balance >= amount, keyed by ref: a repeat with the same
  * user, amount and kind answers as the first did and debits nothing.

@@ -745,6 +745,62 @@ START_TEST(test_issue_race)
 }
 END_TEST
 
+/* One racer of test_issue_key_race: the same keyed issue as every other. */
+typedef struct key_racer {
+    pthread_barrier_t *start;
+    long long coupon_id, user_id;
+    long status;
+    bool replayed;
+    char body[512];
+} key_racer;
+
+static void *issue_keyed_thread(void *p)
+{
+    key_racer *a = p;
+    hresp r;
+    pthread_barrier_wait(a->start);
+    a->status = issue_keyed(a->coupon_id, a->user_id, "race-key", &r);
+    a->replayed = harness_has_header(&r, "Idempotent-Replayed", "true");
+    snprintf(a->body, sizeof a->body, "%s", r.body);
+    hresp_free(&r);
+    return NULL;
+}
+
+/* Many requests with one key at once: one issues, every other replays its
+ * answer (the key is looked up in the issue's own transaction). */
+START_TEST(test_issue_key_race)
+{
+    enum { N = 20 };
+    long long id = create_coupon("FIXED", 1000, 5, "2031-01-01T00:00:00Z");
+    long long user = create_user("key racer");
+    key_racer args[N];
+    pthread_t th[N];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, N);
+    for (int i = 0; i < N; i++) {
+        args[i] = (key_racer){.start = &start, .coupon_id = id, .user_id = user};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, issue_keyed_thread, &args[i]), 0);
+    }
+    int fresh = 0, replayed = 0, first = -1;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(args[i].status == 201, "%ld %s", args[i].status, args[i].body);
+        if (args[i].replayed) {
+            replayed++;
+        } else {
+            fresh++;
+            first = i;
+        }
+    }
+    pthread_barrier_destroy(&start);
+    ck_assert_int_eq(fresh, 1);
+    ck_assert_int_eq(replayed, N - 1);
+    for (int i = 0; i < N; i++)
+        ck_assert_str_eq(args[i].body, args[first].body);
+    ck_assert_int_eq(issued_quantity(id), 1);
+}
+END_TEST
+
 START_TEST(test_use_race)
 {
     enum { N = 20 };
@@ -825,6 +881,61 @@ START_TEST(test_user_down_and_stop)
 }
 END_TEST
 
+/* A stored answer is replayed without asking user-service again: with it
+ * down, the replays still come, while a new key gets 503, which is not
+ * stored (its repeat is answered afresh, not replayed). */
+START_TEST(test_replay_needs_no_user_service)
+{
+    svc_proc user, cp;
+    char *dir = harness_tmpdir();
+    ck_assert_ptr_nonnull(dir);
+    ck_assert(start_stack(dir, &user, &cp));
+    const char *key_a[] = {TOKEN_HEADER, "Idempotency-Key: down-a", NULL};
+    const char *key_b[] = {TOKEN_HEADER, "Idempotency-Key: down-b", NULL};
+    const char *key_c[] = {TOKEN_HEADER, "Idempotency-Key: down-c", NULL};
+    const char *key_d[] = {TOKEN_HEADER, "Idempotency-Key: down-d", NULL};
+    hresp r;
+    char *issued;
+    ck_assert_int_eq(harness_req("POST", cp.port, "/coupons/1/issue", "{\"userId\":3}", key_a, &r),
+                     201);
+    issued = strdup(r.body);
+    hresp_free(&r);
+    harness_req("POST", cp.port, "/coupons/1/issue", "{\"userId\":999}", key_b, &r);
+    expect_problem(&r, 404, "USER_NOT_FOUND");
+    harness_req("POST", cp.port, "/coupons/1/issue", "{\"userId\":0}", key_c, &r);
+    expect_problem(&r, 400, "INVALID_REQUEST");
+    harness_stop(&user);
+    ck_assert_int_eq(harness_req("POST", cp.port, "/coupons/1/issue", "{\"userId\":3}", key_a, &r),
+                     201);
+    ck_assert(harness_has_header(&r, "Idempotent-Replayed", "true"));
+    ck_assert_str_eq(r.body, issued);
+    hresp_free(&r);
+    free(issued);
+    harness_req("POST", cp.port, "/coupons/1/issue", "{\"userId\":999}", key_b, &r);
+    ck_assert(harness_has_header(&r, "Idempotent-Replayed", "true"));
+    expect_problem(&r, 404, "USER_NOT_FOUND");
+    harness_req("POST", cp.port, "/coupons/1/issue", "{\"userId\":0}", key_c, &r);
+    ck_assert(harness_has_header(&r, "Idempotent-Replayed", "true"));
+    expect_problem(&r, 400, "INVALID_REQUEST");
+    /* The same key with another body is still refused, without user-service. */
+    harness_req("POST", cp.port, "/coupons/1/issue", "{\"userId\":2}", key_a, &r);
+    expect_problem(&r, 422, "IDEMPOTENCY_KEY_REUSED");
+    for (int i = 0; i < 2; i++) {
+        harness_req("POST", cp.port, "/coupons/2/issue", "{\"userId\":3}", key_d, &r);
+        ck_assert(!harness_has_header(&r, "Idempotent-Replayed", NULL));
+        expect_problem(&r, 503, "SERVICE_UNAVAILABLE");
+    }
+    ck_assert_int_eq(call(cp.port, "GET", "/coupons/1", NULL, &r), 200);
+    ck_assert_int_eq(harness_int(r.json, "issuedQuantity"), 2);
+    hresp_free(&r);
+    ck_assert_int_eq(call(cp.port, "GET", "/coupons/2", NULL, &r), 200);
+    ck_assert_int_eq(harness_int(r.json, "issuedQuantity"), 1);
+    hresp_free(&r);
+    harness_stop(&cp);
+    harness_rmdir(dir);
+}
+END_TEST
+
 Suite *it_coupon_suite(void);
 
 Suite *it_coupon_suite(void)
@@ -852,11 +963,13 @@ Suite *it_coupon_suite(void)
     tcase_add_unchecked_fixture(tc, stack_up, stack_down);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_issue_race);
+    tcase_add_test(tc, test_issue_key_race);
     tcase_add_test(tc, test_use_race);
     suite_add_tcase(s, tc);
     tc = tcase_create("lifecycle");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_user_down_and_stop);
+    tcase_add_test(tc, test_replay_needs_no_user_service);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -412,6 +412,38 @@ START_TEST(test_charge_idempotency_key)
 }
 END_TEST
 
+/* A 400 for a bad body is stored under its key and replayed like any 4xx;
+ * the key then refuses a corrected body (API.md "Retries"). */
+START_TEST(test_charge_key_stores_a_400)
+{
+    long long id = create_user("keyed400", 1000);
+    char path[96];
+    snprintf(path, sizeof(path), "/users/%lld/balance/charge", id);
+    const char *bad[] = {"{\"amount\":0}", "{\"amount\":", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "Idempotency-Key: it-400-%zu", i);
+        hresp r;
+        call_h("POST", path, bad[i], key, &r);
+        assert_problem(&r, 400, "INVALID_REQUEST");
+        ck_assert(!harness_has_header(&r, "Idempotent-Replayed", NULL));
+        char *first = strdup(r.body);
+        hresp_free(&r);
+        call_h("POST", path, bad[i], key, &r);
+        assert_problem(&r, 400, "INVALID_REQUEST");
+        ck_assert(harness_has_header(&r, "Idempotent-Replayed", "true"));
+        ck_assert_str_eq(r.body, first);
+        hresp_free(&r);
+        free(first);
+        charge(id, 5, key, &r);
+        assert_problem(&r, 422, "IDEMPOTENCY_KEY_REUSED");
+        hresp_free(&r);
+    }
+    ck_assert_int_eq(balance_of(id), 1000);
+    assert_ledger_adds_up(id);
+}
+END_TEST
+
 START_TEST(test_debit_and_void)
 {
     long long id = create_user("debtor", 100000);
@@ -976,6 +1008,35 @@ START_TEST(test_restart_keeps_state_and_sigterm_is_quick)
 }
 END_TEST
 
+/* The stored answer of a keyed charge outlives a restart (the start-up
+ * purge keeps it: it is less than a day old). */
+START_TEST(test_keyed_charge_replayed_after_restart)
+{
+    char *d = harness_tmpdir();
+    ck_assert_ptr_nonnull(d);
+    svc_proc p;
+    ck_assert(start_service(&p, d));
+    int saved_port = svc.port;
+    svc.port = p.port;
+    hresp r;
+    ck_assert_int_eq(charge(3, 7, "Idempotency-Key: life-key", &r), 200);
+    char *first = strdup(r.body);
+    hresp_free(&r);
+    harness_stop(&p);
+    ck_assert(start_service(&p, d));
+    svc.port = p.port;
+    ck_assert_int_eq(charge(3, 7, "Idempotency-Key: life-key", &r), 200);
+    ck_assert(harness_has_header(&r, "Idempotent-Replayed", "true"));
+    ck_assert_str_eq(r.body, first);
+    hresp_free(&r);
+    free(first);
+    ck_assert_int_eq(balance_of(3), 500007);
+    harness_stop(&p);
+    svc.port = saved_port;
+    harness_rmdir(d);
+}
+END_TEST
+
 Suite *it_user_suite(void)
 {
     Suite *s = suite_create("it_user");
@@ -989,6 +1050,7 @@ Suite *it_user_suite(void)
     tcase_add_test(tc, test_charge_invalid_bodies);
     tcase_add_test(tc, test_charge_limit);
     tcase_add_test(tc, test_charge_idempotency_key);
+    tcase_add_test(tc, test_charge_key_stores_a_400);
     tcase_add_test(tc, test_debit_and_void);
     tcase_add_test(tc, test_debit_invalid_bodies);
     tcase_add_test(tc, test_credit);
@@ -1009,6 +1071,7 @@ Suite *it_user_suite(void)
     tc = tcase_create("lifecycle");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_restart_keeps_state_and_sigterm_is_quick);
+    tcase_add_test(tc, test_keyed_charge_replayed_after_restart);
     suite_add_tcase(s, tc);
     return s;
 }

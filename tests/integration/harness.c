@@ -33,20 +33,27 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Ports come from 20000..31999, below the kernel's ephemeral range
+ * (32768..60999): a port the kernel handed out as free could be taken again
+ * by any outgoing connection before the service binds it. */
 int harness_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    static unsigned seed;
+    if (seed == 0)
+        seed = (unsigned)getpid() ^ (unsigned)now_ms();
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int port = 20000 + (int)(rand_r(&seed) % 12000);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return port;
     }
-    close(fd);
-    return ntohs(a.sin_port);
+    return -1;
 }
 
 char *harness_tmpdir(void)

@@ -1,7 +1,8 @@
 /* Unit tests of coupon_store against a fresh SQLite file per test: seed, the
  * issue limit and once-per-user rule (also under real threads), use that is
  * conditional and keyed by order, restore that undoes only that order's use,
- * tombstones, listings and stored idempotent answers. */
+ * tombstones, listings, and the upgrade and purge of stored idempotent
+ * answers. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <check.h>
 
 #include "../../services/coupon/coupon_store.h"
+#include "idempotency.h"
 
 #define NOW 1800000000LL   /* 2027-01-15 */
 #define LATER 1900000000LL /* expiry of test coupons */
@@ -406,33 +408,50 @@ START_TEST(test_list)
 }
 END_TEST
 
-START_TEST(test_idempotency_records)
+#define ISSUE_SCOPE "POST /coupons/{couponId}/issue"
+
+/* Looks key up in the issue scope of d with the request text of an issue of
+ * coupon 1 to user 1; returns the outcome, *rec filled on a replay. */
+static idem_outcome lookup_issue_key(db *d, const char *key, idem_record *rec)
 {
-    coupon_idem_record rec = {.fingerprint = "POST /coupons/1/issue\n{\"userId\":1}",
-                              .status = 201,
-                              .content_type = "application/json",
-                              .body = "{\"id\":7}"};
-    coupon_idem_record got;
-    ck_assert_int_eq(coupon_store_idem_find(db_reader(store), "issue", "k1", &got),
-                     COUPON_NOT_FOUND);
-    db_conn *c = db_begin_write(store);
+    return idem_lookup(db_reader(d), ISSUE_SCOPE, key, "/coupons/1/issue\n{\"userId\":1}", rec);
+}
+
+/* A version-1 database (the service's own key table) opens, and its stored
+ * answers are carried into the common table and still replay; the purge
+ * keeps an answer a day and drops it a second later. */
+START_TEST(test_old_key_table_carried_over)
+{
+    char old_path[160], path[176];
+    snprintf(old_path, sizeof old_path, "%s/old.db", tmp_dir);
+    db *old = NULL;
+    ck_assert_int_eq(db_open(old_path, coupon_migrations, 1, &old), 0);
+    db_conn *c = db_begin_write(old);
     ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(coupon_store_idem_put(c, "issue", "k1", &rec, NOW), SHOP_OK);
-    ck_assert_int_eq(db_commit(store, c), 0);
-    ck_assert_int_eq(coupon_store_idem_find(db_reader(store), "issue", "k1", &got), COUPON_OK);
-    ck_assert_str_eq(got.fingerprint, rec.fingerprint);
-    ck_assert_int_eq(got.status, 201);
-    ck_assert_str_eq(got.content_type, "application/json");
-    ck_assert_str_eq(got.body, "{\"id\":7}");
-    coupon_idem_record_release(&got);
-    ck_assert_ptr_null(got.body);
-    /* Keys are per route, and a key is stored once. */
-    ck_assert_int_eq(coupon_store_idem_find(db_reader(store), "other", "k1", &got),
-                     COUPON_NOT_FOUND);
-    c = db_begin_write(store);
-    ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(coupon_store_idem_put(c, "issue", "k1", &rec, NOW), SHOP_EDB);
-    db_rollback(store, c);
+    ck_assert_int_eq(db_exec(c, "INSERT INTO idempotency_keys VALUES ('" ISSUE_SCOPE "', 'k1',"
+                                " 'POST /coupons/1/issue\n{\"userId\":1}', 201,"
+                                " 'application/json', '{\"id\":7}', 1800000000)"),
+                     0);
+    ck_assert_int_eq(db_commit(old, c), 0);
+    db_close(old);
+    ck_assert_int_eq(coupon_store_open(old_path, &old), 0);
+    idem_record rec;
+    ck_assert_int_eq(lookup_issue_key(old, "k1", &rec), IDEM_REPLAY);
+    ck_assert_int_eq(rec.status, 201);
+    ck_assert_str_eq(rec.body, "{\"id\":7}");
+    idem_record_free(&rec);
+    ck_assert_int_eq(lookup_issue_key(old, "k2", &rec), IDEM_NEW);
+    ck_assert_int_eq(coupon_store_idem_purge(old, 1800000000 + IDEM_KEEP_SECONDS), SHOP_OK);
+    ck_assert_int_eq(lookup_issue_key(old, "k1", &rec), IDEM_REPLAY);
+    idem_record_free(&rec);
+    ck_assert_int_eq(coupon_store_idem_purge(old, 1800000000 + IDEM_KEEP_SECONDS + 1), SHOP_OK);
+    ck_assert_int_eq(lookup_issue_key(old, "k1", &rec), IDEM_NEW);
+    db_close(old);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s%s", old_path, suffixes[i]);
+        unlink(path);
+    }
 }
 END_TEST
 
@@ -461,7 +480,7 @@ Suite *coupon_store_suite(void)
     tcase_add_test(tc, test_restore_only_that_order);
     tcase_add_test(tc, test_tombstone);
     tcase_add_test(tc, test_list);
-    tcase_add_test(tc, test_idempotency_records);
+    tcase_add_test(tc, test_old_key_table_carried_over);
     suite_add_tcase(s, tc);
     return s;
 }

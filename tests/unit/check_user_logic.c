@@ -26,23 +26,6 @@ START_TEST(test_ref_syntax)
 }
 END_TEST
 
-START_TEST(test_idem_key_syntax)
-{
-    char key[USER_IDEM_KEY_MAX + 2];
-    memset(key, 'k', sizeof(key));
-    key[USER_IDEM_KEY_MAX] = '\0';
-    ck_assert(user_idem_key_valid(key));
-    key[USER_IDEM_KEY_MAX] = 'k';
-    key[USER_IDEM_KEY_MAX + 1] = '\0';
-    ck_assert(!user_idem_key_valid(key));
-    ck_assert(user_idem_key_valid("a b~!"));
-    ck_assert(!user_idem_key_valid(""));
-    ck_assert(!user_idem_key_valid(NULL));
-    ck_assert(!user_idem_key_valid("tab\there"));
-    ck_assert(!user_idem_key_valid("caf\xc3\xa9"));
-}
-END_TEST
-
 START_TEST(test_add_fits_without_overflow)
 {
     ck_assert(user_add_fits(0, USER_BALANCE_LIMIT, USER_BALANCE_LIMIT));
@@ -69,7 +52,6 @@ Suite *user_logic_suite(void)
     Suite *s = suite_create("user_logic");
     TCase *tc = tcase_create("rules");
     tcase_add_test(tc, test_ref_syntax);
-    tcase_add_test(tc, test_idem_key_syntax);
     tcase_add_test(tc, test_add_fits_without_overflow);
     tcase_add_test(tc, test_debit_fits);
     suite_add_tcase(s, tc);

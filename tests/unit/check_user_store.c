@@ -1,11 +1,13 @@
 /* Unit tests of the user store (services/user/user_store.c) on a fresh temp
  * database per test: conditional debits, keyed repeats, voids, credits,
- * charges and their limit, keyed charges, and the ledger that adds up. */
+ * charges and their limit, keyed charges, and the ledger that adds up; the
+ * upgrade and purge of stored charge answers. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../services/user/user_store.h"
@@ -371,6 +373,104 @@ START_TEST(test_seed_once_and_list)
 }
 END_TEST
 
+/* A version-1 database (the service's own key table) opens, and a stored
+ * charge answer is carried into the common table: the retry replays it and
+ * charges nothing. A day and a second later the purge drops it. */
+START_TEST(test_old_key_table_carried_over)
+{
+    db_close(d);
+    unlink(dbpath);
+    ck_assert_int_eq(db_open(dbpath, user_migrations, 1, &d), 0);
+    db_conn *c = db_begin_write(d);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(db_exec(c, "INSERT INTO idempotency_keys VALUES"
+                                " ('POST /users/{userId}/balance/charge', 'k1',"
+                                " '/users/1/balance/charge\n{\"amount\":500}', 200, '1500',"
+                                " 1800000000)"),
+                     0);
+    ck_assert_int_eq(db_commit(d, c), 0);
+    db_close(d);
+    ck_assert_int_eq(db_open(dbpath, user_migrations, user_n_migrations, &d), 0);
+    int64_t id = new_user(1000);
+    ck_assert_int_eq(id, 1);
+    user_idem idem = {.key = "k1", .fingerprint = "/users/1/balance/charge\n{\"amount\":500}"};
+    user_answer a;
+    ck_assert_int_eq(user_store_charge(d, id, 500, &idem, render, &a), USER_OK);
+    ck_assert(a.replayed);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(a.body, "1500");
+    user_answer_release(&a);
+    ck_assert_int_eq(balance_of(id), 1000);
+    ck_assert_int_eq(user_store_idem_purge(d, 1800000000 + IDEM_KEEP_SECONDS + 1), USER_OK);
+    ck_assert_int_eq(user_store_charge(d, id, 500, &idem, render, &a), USER_OK);
+    ck_assert(!a.replayed);
+    user_answer_release(&a);
+    ck_assert_int_eq(balance_of(id), 1500);
+}
+END_TEST
+
+/* A key is kept a day; used again after its answer was purged, it is a new
+ * charge, whose ledger ref is told apart from the first one's. */
+START_TEST(test_charge_key_reused_after_purge)
+{
+    int64_t id = new_user(1000);
+    user_idem idem = {.key = "k", .fingerprint = "charge 500"};
+    user_answer a;
+    ck_assert_int_eq(user_store_charge(d, id, 500, &idem, render, &a), USER_OK);
+    ck_assert(!a.replayed);
+    user_answer_release(&a);
+    int64_t now = (int64_t)time(NULL);
+    ck_assert_int_eq(user_store_idem_purge(d, now + IDEM_KEEP_SECONDS - 5), USER_OK);
+    ck_assert_int_eq(user_store_charge(d, id, 500, &idem, render, &a), USER_OK);
+    ck_assert(a.replayed);
+    user_answer_release(&a);
+    ck_assert_int_eq(balance_of(id), 1500);
+    ck_assert_int_eq(user_store_idem_purge(d, now + IDEM_KEEP_SECONDS + 5), USER_OK);
+    ck_assert_int_eq(user_store_charge(d, id, 500, &idem, render, &a), USER_OK);
+    ck_assert(!a.replayed);
+    ck_assert_str_eq(a.body, "2000");
+    user_answer_release(&a);
+    ck_assert_int_eq(user_store_charge(d, id, 500, &idem, render, &a), USER_OK);
+    ck_assert(a.replayed);
+    ck_assert_str_eq(a.body, "2000");
+    user_answer_release(&a);
+    user_ledger_rec *rows;
+    ck_assert_uint_eq(ledger_of(id, &rows), 2);
+    ck_assert_str_eq(rows[0].ref, "#charge:k");
+    ck_assert_int_eq(strncmp(rows[1].ref, "#charge:", 8), 0);
+    char *end;
+    long long at = strtoll(rows[1].ref + 8, &end, 10);
+    ck_assert_str_eq(end, ":k");
+    ck_assert(at >= now && at <= (long long)time(NULL));
+    free(rows);
+    assert_ledger_adds_up(id);
+}
+END_TEST
+
+/* An answer with no charge behind it (a 400) is stored under its key and
+ * replayed; the key then refuses another request, a charge included. */
+START_TEST(test_keep_answer)
+{
+    int64_t id = new_user(1000);
+    user_idem idem = {.key = "bad", .fingerprint = "/users/1/balance/charge\n{}"};
+    user_answer a;
+    ck_assert_int_eq(user_store_keep_answer(d, &idem, 400, "invalid", &a), USER_OK);
+    ck_assert(!a.replayed);
+    ck_assert_ptr_null(a.body);
+    ck_assert_int_eq(user_store_keep_answer(d, &idem, 400, "invalid", &a), USER_OK);
+    ck_assert(a.replayed);
+    ck_assert_int_eq(a.status, 400);
+    ck_assert_str_eq(a.body, "invalid");
+    user_answer_release(&a);
+    user_idem other = {.key = "bad", .fingerprint = "/users/1/balance/charge\n{\"amount\":5}"};
+    ck_assert_int_eq(user_store_charge(d, id, 5, &other, render, &a), USER_KEY_REUSED);
+    ck_assert_int_eq(a.refusal, IDEM_MISMATCH);
+    ck_assert_int_eq(a.status, 422);
+    ck_assert_ptr_null(a.body);
+    ck_assert_int_eq(balance_of(id), 1000);
+}
+END_TEST
+
 Suite *user_store_suite(void)
 {
     Suite *s = suite_create("user_store");
@@ -387,6 +487,9 @@ Suite *user_store_suite(void)
     tcase_add_test(tc, test_charge_limit);
     tcase_add_test(tc, test_charge_keyed);
     tcase_add_test(tc, test_seed_once_and_list);
+    tcase_add_test(tc, test_old_key_table_carried_over);
+    tcase_add_test(tc, test_charge_key_reused_after_purge);
+    tcase_add_test(tc, test_keep_answer);
     suite_add_tcase(s, tc);
     return s;
 }
