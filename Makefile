@@ -52,7 +52,8 @@ TEST_BIN := $(BIN)/shop-tests
 
 TOOLS :=
 
-.PHONY: all test asan deps deps-check clean run start stop format format-check lint
+.PHONY: all test asan deps deps-check clean run start stop format format-check lint \
+        up down base-image test-compose
 .DEFAULT_GOAL := all
 
 all: $(COMMON_LIB) $(BINARIES) $(TOOLS)
@@ -124,6 +125,24 @@ start: all
 stop:
 	deploy/runner.sh stop
 
+# --- containers (deploy/docker-compose.yml, one image shop:local) ------------
+# make up: build, start and wait until every service is healthy (gateway on
+# 8080); make down: remove the containers, keep the volumes. make base-image:
+# debian:bookworm-slim from debootstrap, for machines without an image
+# registry (nothing happens when it is there). make test-compose: the flows,
+# a crash and a down/up against the stack (tests/compose/run.sh).
+up:
+	deploy/compose.sh up
+
+down:
+	deploy/compose.sh down
+
+base-image:
+	deploy/base-image.sh
+
+test-compose:
+	tests/compose/run.sh
+
 # --- hygiene --------------------------------------------------------------
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
@@ -138,3 +157,111 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# --- load generator, auditor, chaos (tests/load, tests/chaos) -------------
+# shop-load and shop-audit: standalone (libcurl, cJSON, pthreads); their
+# modules (everything in tests/load but the two mains) are unit-tested by
+# tests/unit/check_load_*.c, so the test runner links them too. `all` is
+# named again because TOOLS was already expanded in its prerequisites.
+LOAD_MAINS    := tests/load/shop_load.c tests/load/shop_audit.c
+LOAD_LIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(filter-out $(LOAD_MAINS),$(wildcard tests/load/*.c)))
+LOAD_TOOLS    := $(BIN)/shop-load $(BIN)/shop-audit
+TOOLS         += $(LOAD_TOOLS)
+all: $(LOAD_TOOLS)
+$(LOAD_LIB_OBJS) $(LOAD_MAINS:%.c=$(OBJ)/%.o): | $(BUILD)/gen/suites.inc
+$(BIN)/shop-load: $(OBJ)/tests/load/shop_load.o $(LOAD_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcjson -lm
+$(BIN)/shop-audit: $(OBJ)/tests/load/shop_audit.o $(LOAD_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcjson -lm
+$(TEST_BIN): $(LOAD_LIB_OBJS)
+# make chaos: kill -9, SIGSTOP and data-platform faults under load, then the
+# audit (CHAOS_SECONDS, default 60). make load: the same run without faults
+# (LOAD_SECONDS, LOAD_MIX=success for the order+pay benchmark).
+.PHONY: chaos load
+chaos: all
+	SHOP_BIN_DIR=$(BIN) tests/chaos/chaos.sh
+load: all
+	SHOP_BIN_DIR=$(BIN) tests/chaos/chaos.sh --calm
+# --- end of load generator, auditor, chaos ---------------------------------
+
+# --- UI: shop console, API reference, OpenAPI (api-gateway/ui, tests/ui) ---
+# The gateway serves api-gateway/ui/* and docs/openapi.yaml from its own
+# binary: embed_ui.sh writes them into one generated C file of byte arrays
+# (od and sed only), remade when any of them changes; the gateway and the
+# test runner (routes.o refers to it) link its object.
+UI_EMBED := index.html=api-gateway/ui/index.html console.css=api-gateway/ui/console.css \
+            console.js=api-gateway/ui/console.js docs.html=api-gateway/ui/docs.html \
+            docs.css=api-gateway/ui/docs.css docs.js=api-gateway/ui/docs.js \
+            vendor/redoc.standalone.js=api-gateway/ui/vendor/redoc.standalone.js \
+            openapi.yaml=docs/openapi.yaml
+UI_GEN_C := $(BUILD)/gen/ui_assets.c
+UI_GEN_O := $(OBJ)/gen/ui_assets.o
+$(UI_GEN_C): api-gateway/embed_ui.sh $(foreach f,$(UI_EMBED),$(word 2,$(subst =, ,$(f))))
+	@mkdir -p $(@D)
+	sh api-gateway/embed_ui.sh $@ $(UI_EMBED)
+$(UI_GEN_O): $(UI_GEN_C) api-gateway/ui_assets.h | deps-check
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iapi-gateway -c $< -o $@
+$(BIN)/api-gateway: $(UI_GEN_O)
+$(TEST_BIN): $(UI_GEN_O)
+# make lint-openapi: @redocly/cli (pinned in tests/ui) lints docs/openapi.yaml.
+# make test-ui: a stack of its own, Debian's chromium driven by
+# playwright-core through the console and /docs; screenshots in $(BUILD)/ui.
+.PHONY: lint-openapi test-ui
+lint-openapi:
+	tests/ui/run.sh lint
+test-ui: all
+	SHOP_BIN_DIR=$(BIN) UI_SHOT_DIR=$(BUILD)/ui tests/ui/run.sh test
+# --- end of UI --------------------------------------------------------------
+
+# --- fuzzing (tests/fuzz) ---------------------------------------------------
+# make fuzz: every libFuzzer harness tests/fuzz/fuzz_*.c for FUZZ_SECONDS
+# (default 60) each, FUZZ_JOBS (default: the cores) at a time, built by
+# clang with ASan, UBSan and fuzzer coverage in FUZZ_BUILD (build-fuzz);
+# clang and its fuzzer runtime are installed first when missing. Seeds and
+# regression inputs: tests/fuzz/corpus/<harness>/; new inputs and crashes go
+# to FUZZ_BUILD. make fuzz-short: 10 s each (CI). make fuzz-regress: the
+# committed corpus once. make fuzz-http: FUZZ_HTTP_REQUESTS (100000)
+# malformed requests against a stack of `make asan` binaries
+# (tests/fuzz/http_fuzz.sh).
+FUZZ_BUILD         ?= build-fuzz
+FUZZ_SECONDS       ?= 60
+FUZZ_HARNESS_SRCS  := $(filter-out tests/fuzz/fuzz_support.c,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_HARNESSES     := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_HARNESS_SRCS))
+FUZZ_OBJS          := $(patsubst %.c,$(OBJ)/%.o,$(FUZZ_HARNESS_SRCS) tests/fuzz/fuzz_support.c)
+FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link
+FUZZ_ASAN_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
+.PHONY: fuzz fuzz-short fuzz-regress fuzz-build fuzz-harnesses fuzz-http fuzz-http-tool
+fuzz-build:
+	@tests/fuzz/ensure-clang.sh
+	$(MAKE) CC=clang BUILD=$(FUZZ_BUILD) OPT=-O1 SAN="$(FUZZ_SAN)" fuzz-harnesses
+fuzz-harnesses: $(FUZZ_HARNESSES:%=$(BIN)/fuzz_%)
+$(FUZZ_OBJS): $(BUILD)/gen/suites.inc
+# A harness links the services' pure *_logic objects; the router's links
+# every route table, so all of each program but main.c.
+FUZZ_LOGIC_OBJS    := $(filter %_logic.o,$(PROG_LIB_OBJS))
+$(BIN)/fuzz_%: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/fuzz_support.o $(FUZZ_LOGIC_OBJS) \
+    $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(COMMON_LIB) $(LDLIBS)
+$(BIN)/fuzz_router: $(PROG_LIB_OBJS) $(UI_GEN_O)
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+fuzz-short: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) 10 $(FUZZ_HARNESSES)
+fuzz-regress: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) 0 $(FUZZ_HARNESSES)
+# The black-box fuzzer is a plain program; the stack it fires at is the
+# sanitizer build of `make asan` (build-asan), made here when missing.
+fuzz-http-tool: $(BIN)/http_fuzz
+$(OBJ)/tests/fuzz/http_fuzz.o: $(BUILD)/gen/suites.inc
+$(BIN)/http_fuzz: $(OBJ)/tests/fuzz/http_fuzz.o $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+fuzz-http:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(FUZZ_ASAN_SAN)" all fuzz-http-tool
+	tests/fuzz/http_fuzz.sh build-asan/bin
+# --- end of fuzzing ---------------------------------------------------------
+

@@ -1,6 +1,8 @@
 /* The gateway's routes: the public API as a table of data, each entry naming
  * the service and path it maps onto; one proxy handler forwards them all and
- * passes the reply through. GET /health asks each service's /health. */
+ * passes the reply through. GET /health asks each service's /health. The
+ * console, the reference page and the OpenAPI document are GET routes of the
+ * same table, served from the binary (gateway_ui.c). */
 #include "routes.h"
 
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "gateway_ui.h"
 #include "http_client.h"
 #include "log.h"
 
@@ -25,6 +28,34 @@ static int gateway_health(http_req *req);
 #define PLAIN .admin = false
 #define ADMIN .admin = true
 #define SAGA .saga = true
+
+/* A file of the binary's own (ui_assets.h) at pattern. */
+#define UI(pattern, file_, type, cache, csp_)                                                      \
+    {                                                                                              \
+        "GET", pattern, gateway_serve_ui, &(const gateway_ui_spec)                                 \
+        {                                                                                          \
+            .file = (file_), .content_type = (type), .cache_control = (cache), .csp = (csp_)       \
+        }                                                                                          \
+    }
+#define HTML "text/html; charset=utf-8"
+#define CSS "text/css"
+#define JS "application/javascript"
+#define YAML "application/yaml"
+/* Pages are always revalidated; their assets have no hashed names, so they
+ * are kept briefly (a new gateway shows within minutes); Redoc changes
+ * only with its vendored version. */
+#define NO_CACHE "no-cache"
+#define ASSET "public, max-age=300"
+#define VENDOR "public, max-age=86400"
+/* Both pages talk to this host only. Redoc injects its styles inline and
+ * runs its search index in a blob: worker; its CDN logo is refused. */
+#define CONSOLE_CSP                                                                                \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+#define DOCS_CSP                                                                                   \
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "                    \
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "   \
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 const http_route gateway_routes[] = {
     ROUTE("GET", "/api/items", GATEWAY_ITEM, "GET", "/items", PLAIN),
@@ -57,6 +88,15 @@ const http_route gateway_routes[] = {
     ROUTE("GET", "/api/admin/users/{userId}/ledger", GATEWAY_USER, "GET", "/users/{userId}/ledger",
           ADMIN),
     {"GET", "/health", gateway_health, NULL},
+    /* The gateway's own files: the console, the API reference, OpenAPI. */
+    UI("/", "index.html", HTML, NO_CACHE, CONSOLE_CSP),
+    UI("/console.css", "console.css", CSS, ASSET, NULL),
+    UI("/console.js", "console.js", JS, ASSET, NULL),
+    UI("/docs", "docs.html", HTML, NO_CACHE, DOCS_CSP),
+    UI("/docs.css", "docs.css", CSS, ASSET, NULL),
+    UI("/docs.js", "docs.js", JS, ASSET, NULL),
+    UI("/vendor/redoc.standalone.js", "vendor/redoc.standalone.js", JS, VENDOR, NULL),
+    UI("/api/openapi.yaml", "openapi.yaml", YAML, NO_CACHE, NULL),
 };
 const size_t gateway_n_routes = sizeof gateway_routes / sizeof gateway_routes[0];
 

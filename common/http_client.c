@@ -27,24 +27,23 @@ static char *internal_token;
 
 /* A bounded pool of easy handles shared by every thread (LIBS.md §1-2): each
  * handle keeps its connections alive, so a program holds at most pool_size
- * idle connections per peer, however many worker threads it runs. One handle
- * per worker instead would pin one of the peer's workers per caller worker,
- * and peers with several callers would run out of workers. When every handle
- * is busy a caller waits briefly, then uses a one-off handle whose connection
- * closes after the call. */
-#define POOL_MAX 256
+ * connections per peer, however many worker threads it runs. One handle per
+ * worker instead would pin one of the peer's workers per caller worker, and
+ * a peer with several callers would run out of workers. When every handle is
+ * busy a caller queues for one, within its own call timeout. */
+#define POOL_MAX 1024
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
 static CURL *pool_idle[POOL_MAX];
 static int pool_n_idle;
 static int pool_created;
-static int pool_size = 16;
+static int pool_size = 32;
 
 void http_client_init(void)
 {
     connect_timeout_ms = (long)config_int("SHOP_CONNECT_TIMEOUT_MS", 1000, 1, 600000);
     call_timeout_ms = (long)config_int("SHOP_CALL_TIMEOUT_MS", 5000, 1, 600000);
-    pool_size = (int)config_int("SHOP_CLIENT_CONNECTIONS", 16, 1, POOL_MAX);
+    pool_size = (int)config_int("SHOP_CLIENT_CONNECTIONS", 32, 1, POOL_MAX);
     free(internal_token);
     internal_token = config_secret("SHOP_INTERNAL_TOKEN");
 }
@@ -61,14 +60,16 @@ void http_client_cleanup(void)
     internal_token = NULL;
 }
 
-/* Takes a handle from the pool. OUT: *pooled tells whether to give it back
- * (true) or clean it up after the call (false). NULL when out of memory. */
-static CURL *handle_borrow(bool *pooled)
+/* Takes a handle from the pool, waiting at most timeout_ms for one to be
+ * returned. Returns NULL when none came in time or out of memory. */
+static CURL *handle_borrow(long timeout_ms)
 {
     CURL *h = NULL;
+    bool create = false;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 50 * 1000000L;
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
@@ -79,34 +80,25 @@ static CURL *handle_borrow(bool *pooled)
             break;
     if (pool_n_idle > 0) {
         h = pool_idle[--pool_n_idle];
-        *pooled = true;
     } else if (pool_created < pool_size) {
         pool_created++;
-        *pooled = true;
-    } else {
-        *pooled = false;
+        create = true;
     }
     pthread_mutex_unlock(&pool_lock);
     if (h != NULL) {
         /* Keeps the connection and DNS caches, drops every option. */
         curl_easy_reset(h);
-        return h;
-    }
-    h = curl_easy_init();
-    if (h == NULL && *pooled) {
+    } else if (create && (h = curl_easy_init()) == NULL) {
         pthread_mutex_lock(&pool_lock);
         pool_created--;
+        pthread_cond_signal(&pool_cond);
         pthread_mutex_unlock(&pool_lock);
     }
     return h;
 }
 
-static void handle_return(CURL *h, bool pooled)
+static void handle_return(CURL *h)
 {
-    if (!pooled) {
-        curl_easy_cleanup(h);
-        return;
-    }
     pthread_mutex_lock(&pool_lock);
     pool_idle[pool_n_idle++] = h;
     pthread_cond_signal(&pool_cond);
@@ -179,15 +171,17 @@ void http_client_do(const http_call *call, http_result *out)
     struct curl_slist *headers = NULL;
     char url[1024], line[512];
     int64_t started = time_mono_ms();
-    bool pooled = false;
-    CURL *h = handle_borrow(&pooled);
+    long total = call->timeout_ms > 0 ? call->timeout_ms : call_timeout_ms;
+    CURL *h = handle_borrow(total);
     if (h == NULL) {
-        out->transport = HTTP_T_UNAVAILABLE;
-        snprintf(out->error, sizeof out->error, "out of memory");
+        out->transport = HTTP_T_TIMEOUT;
+        snprintf(out->error, sizeof out->error, "no connection free within %ld ms", total);
         goto out;
     }
+    total -= (long)(time_mono_ms() - started); /* the wait counts against the timeout */
+    if (total < 1)
+        total = 1;
     snprintf(url, sizeof url, "%s%s", call->base_url, call->path);
-    long total = call->timeout_ms > 0 ? call->timeout_ms : call_timeout_ms;
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms < total ? connect_timeout_ms : total);
@@ -239,7 +233,7 @@ void http_client_do(const http_call *call, http_result *out)
         out->json = json_parse_any(out->body, out->body_len, NULL);
 out:
     if (h != NULL)
-        handle_return(h, pooled);
+        handle_return(h);
     curl_slist_free_all(headers);
     out->duration_ms = (long)(time_mono_ms() - started);
     record_call(call, out);

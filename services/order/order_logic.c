@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "timeutil.h"
@@ -246,4 +247,209 @@ cJSON *order_render(const order_rec *o)
         return NULL;
     }
     return obj;
+}
+
+/* ---- the saga log ------------------------------------------------------- */
+
+void order_steps_init(order_steps *log, const char *request_id, const char *prefix)
+{
+    log->request_id = request_id;
+    log->prefix = prefix;
+    log->n = 0;
+}
+
+void order_step_set(order_step *st, int64_t at_us, const char *prefix, const char *name,
+                    const char *peer, int http_status, const char *error, int64_t duration_ms,
+                    const char *request_id, bool compensation)
+{
+    memset(st, 0, sizeof *st);
+    st->at_us = at_us;
+    snprintf(st->step, sizeof st->step, "%s%s", prefix != NULL ? prefix : "", name);
+    snprintf(st->peer, sizeof st->peer, "%s", peer != NULL ? peer : "");
+    st->http_status = http_status;
+    snprintf(st->error, sizeof st->error, "%s", error != NULL ? error : "");
+    st->duration_ms = duration_ms > 0 ? duration_ms : 0;
+    snprintf(st->request_id, sizeof st->request_id, "%s", request_id != NULL ? request_id : "");
+    st->compensation = compensation;
+}
+
+order_step *order_steps_next(order_steps *log)
+{
+    if (log->n >= ORDER_STEPS_MAX)
+        return NULL;
+    return &log->items[log->n++];
+}
+
+void order_step_format_at(int64_t at_us, char *out)
+{
+    char whole[TIME_RFC3339_LEN];
+    if (at_us < 0)
+        at_us = 0;
+    time_format_rfc3339(at_us / 1000000, whole);
+    snprintf(out, ORDER_STEP_AT_LEN, "%.19s.%06dZ", whole, (int)(at_us % 1000000));
+}
+
+/* Adds name: the string s, or null when s is empty. */
+static bool add_str_or_null(cJSON *obj, const char *name, const char *s)
+{
+    return (s[0] != '\0' ? cJSON_AddStringToObject(obj, name, s)
+                         : cJSON_AddNullToObject(obj, name)) != NULL;
+}
+
+cJSON *order_step_render(const order_step *st, const char *service)
+{
+    char at[ORDER_STEP_AT_LEN];
+    cJSON *obj = cJSON_CreateObject();
+    order_step_format_at(st->at_us, at);
+    if (obj == NULL || cJSON_AddStringToObject(obj, "at", at) == NULL ||
+        cJSON_AddStringToObject(obj, "service", service) == NULL ||
+        cJSON_AddStringToObject(obj, "step", st->step) == NULL ||
+        !add_str_or_null(obj, "peer", st->peer) ||
+        !json_add_id_or_null(obj, "httpStatus", st->http_status) ||
+        !add_str_or_null(obj, "error", st->error) ||
+        !json_add_int(obj, "durationMs", st->duration_ms) ||
+        !add_str_or_null(obj, "requestId", st->request_id) ||
+        cJSON_AddBoolToObject(obj, "compensation", st->compensation) == NULL ||
+        !json_add_id_or_null(obj, "paymentId", st->payment_id)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* True when at is exactly what order_step_format_at writes. */
+static bool at_valid(const char *at)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+    int64_t s;
+    if (strlen(at) != sizeof shape - 1)
+        return false;
+    for (size_t i = 0; shape[i] != '\0'; i++) {
+        if (shape[i] == 'd' ? (at[i] < '0' || at[i] > '9') : at[i] != shape[i])
+            return false;
+    }
+    return time_parse_rfc3339(at, &s);
+}
+
+/* The string member name of obj when it is one of 1..max bytes, else NULL. */
+static const char *peek_str(const cJSON *obj, const char *name, size_t max)
+{
+    const char *s = json_peek_string(obj, name);
+    return s != NULL && s[0] != '\0' && strlen(s) <= max ? s : NULL;
+}
+
+/* A copy of payment-service's step p with only the members of a step, each
+ * of its type (else null); NULL when p is not a step or out of memory. */
+static cJSON *copy_payment_step(const cJSON *p)
+{
+    const char *at = json_peek_string(p, "at");
+    const char *step = peek_str(p, "step", ORDER_STEP_NAME_LEN - 1);
+    const char *service = peek_str(p, "service", 32);
+    const char *peer = peek_str(p, "peer", ORDER_STEP_PEER_LEN - 1);
+    const char *error = peek_str(p, "error", ORDER_STEP_ERROR_LEN - 1);
+    const char *rid = peek_str(p, "requestId", ORDER_STEP_RID_LEN);
+    int64_t status = 0, duration = 0, payment_id = 0;
+    if (!cJSON_IsObject(p) || at == NULL || !at_valid(at) || step == NULL)
+        return NULL;
+    if (!json_peek_int(p, "httpStatus", &status) || status < 100 || status > 599)
+        status = 0;
+    if (!json_peek_int(p, "durationMs", &duration))
+        duration = 0;
+    if (!json_peek_int(p, "paymentId", &payment_id))
+        payment_id = 0;
+    cJSON *obj = cJSON_CreateObject();
+    if (obj == NULL || cJSON_AddStringToObject(obj, "at", at) == NULL ||
+        cJSON_AddStringToObject(obj, "service", service != NULL ? service : "payment") == NULL ||
+        cJSON_AddStringToObject(obj, "step", step) == NULL ||
+        !add_str_or_null(obj, "peer", peer != NULL ? peer : "") ||
+        !json_add_id_or_null(obj, "httpStatus", status) ||
+        !add_str_or_null(obj, "error", error != NULL ? error : "") ||
+        !json_add_int(obj, "durationMs", duration) ||
+        !add_str_or_null(obj, "requestId", rid != NULL ? rid : "") ||
+        cJSON_AddBoolToObject(obj, "compensation",
+                              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "compensation"))) ==
+            NULL ||
+        !json_add_id_or_null(obj, "paymentId", payment_id)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* A step of the view while it is sorted: by time, then order's before
+ * payment's, then as each service listed them. */
+typedef struct view_entry {
+    const char *at;
+    int source; /* 0: order, 1: payment */
+    size_t index;
+    cJSON *step;
+} view_entry;
+
+static int view_entry_cmp(const void *a, const void *b)
+{
+    const view_entry *x = a, *y = b;
+    int c = strcmp(x->at, y->at);
+    if (c != 0)
+        return c;
+    if (x->source != y->source)
+        return x->source - y->source;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Collects the steps into entries (cap of them). OUT: *n. Returns false
+ * when out of memory (the entries made so far are in entries[0..*n)). */
+static bool view_collect(const order_step *steps, size_t n_steps, const cJSON *payment_steps,
+                         view_entry *entries, size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < n_steps; i++) {
+        cJSON *s = order_step_render(&steps[i], "order");
+        if (s == NULL)
+            return false;
+        entries[*n] = (view_entry){json_peek_string(s, "at"), 0, i, s};
+        (*n)++;
+    }
+    size_t i = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, payment_steps)
+    {
+        cJSON *s = copy_payment_step(p);
+        if (s != NULL) {
+            entries[*n] = (view_entry){json_peek_string(s, "at"), 1, i, s};
+            (*n)++;
+        }
+        i++;
+    }
+    return true;
+}
+
+cJSON *order_render_saga(const order_rec *o, const order_step *steps, size_t n,
+                         const cJSON *payment_steps, bool partial)
+{
+    size_t cap = n + (size_t)(cJSON_IsArray(payment_steps) ? cJSON_GetArraySize(payment_steps) : 0);
+    size_t used = 0;
+    view_entry *entries = calloc(cap > 0 ? cap : 1, sizeof *entries);
+    cJSON *view = cJSON_CreateObject();
+    cJSON *list = NULL;
+    bool ok =
+        entries != NULL && view != NULL &&
+        view_collect(steps, n, cJSON_IsArray(payment_steps) ? payment_steps : NULL, entries, &used);
+    if (ok) {
+        qsort(entries, used, sizeof *entries, view_entry_cmp);
+        ok = json_add_int(view, "orderId", o->id) &&
+             cJSON_AddStringToObject(view, "status", order_status_name(o->status)) != NULL &&
+             (list = cJSON_AddArrayToObject(view, "steps")) != NULL;
+    }
+    for (size_t i = 0; i < used; i++) {
+        if (ok && cJSON_AddItemToArray(list, entries[i].step))
+            entries[i].step = NULL;
+        cJSON_Delete(entries[i].step);
+    }
+    ok = ok && cJSON_AddBoolToObject(view, "partial", partial) != NULL;
+    free(entries);
+    if (!ok) {
+        cJSON_Delete(view);
+        return NULL;
+    }
+    return view;
 }

@@ -115,4 +115,69 @@ int64_t order_stale_cutoff(int64_t now_s, int64_t age_ms);
  * new object (caller cJSON_Deletes) or NULL when out of memory. */
 cJSON *order_render(const order_rec *o);
 
+/* ---- the saga log (API.md "Saga view") ---------------------------------- */
+
+#define ORDER_STEP_NAME_LEN 48
+#define ORDER_STEP_PEER_LEN 24
+#define ORDER_STEP_ERROR_LEN 48
+#define ORDER_STEP_RID_LEN 128
+#define ORDER_STEPS_MAX 16
+#define ORDER_STEP_AT_LEN 28 /* "2026-11-24T12:00:00.123456Z" plus NUL */
+
+/* One step of a saga as the log keeps it: a call to a peer ("stock.deduct" to
+ * "item") or a state change of our own ("order.created", no peer). */
+typedef struct order_step {
+    int64_t at_us;      /* when it began: wall clock, microseconds since the epoch */
+    int64_t payment_id; /* the payment it belongs to, 0 when none */
+    char step[ORDER_STEP_NAME_LEN];
+    char peer[ORDER_STEP_PEER_LEN];   /* "" for a state change of our own */
+    int http_status;                  /* the peer's status; 0 when none */
+    char error[ORDER_STEP_ERROR_LEN]; /* "timeout", "unavailable", the peer's problem code; "" */
+    int64_t duration_ms;
+    char request_id[ORDER_STEP_RID_LEN + 1];
+    bool compensation; /* a restore: it undoes an earlier step */
+} order_step;
+
+/* The steps of one saga run that are not stored yet: the store writes them
+ * with the run's next state change (same transaction) and empties the list. */
+typedef struct order_steps {
+    const char *request_id; /* of the run; copied into every step */
+    const char *prefix;     /* put before call names: "", "recovery.", "expiry." */
+    size_t n;
+    order_step items[ORDER_STEPS_MAX];
+} order_steps;
+
+/* Empties log and sets its request id and prefix (either may be NULL). */
+void order_steps_init(order_steps *log, const char *request_id, const char *prefix);
+
+/* Fills *st: named prefix + name (prefix may be NULL), peer (NULL: none),
+ * error (NULL: none), request_id (NULL: none). Too-long strings are cut. */
+void order_step_set(order_step *st, int64_t at_us, const char *prefix, const char *name,
+                    const char *peer, int http_status, const char *error, int64_t duration_ms,
+                    const char *request_id, bool compensation);
+
+/* The next free slot of log (counted as used), or NULL when log is full:
+ * then the caller stores what it holds and tries again. */
+order_step *order_steps_next(order_steps *log);
+
+/* Writes at_us as RFC 3339 UTC with microseconds into out (>= ORDER_STEP_AT_LEN):
+ * "2026-11-24T12:00:00.123456Z". Fixed width, so these strings sort as times. */
+void order_step_format_at(int64_t at_us, char *out);
+
+/* One step of the saga view: {"at","service","step","peer","httpStatus",
+ * "error","durationMs","requestId","compensation","paymentId"} with null for
+ * what is absent. Returns a new object (caller cJSON_Deletes) or NULL. */
+cJSON *order_step_render(const order_step *st, const char *service);
+
+/* The saga view of order o (API.md): {"orderId","status","steps":[...],
+ * "partial"}: its own steps (steps[0..n), service "order") and
+ * payment-service's (payment_steps: the "steps" array of its reply, may be
+ * NULL), in time order. Payment steps that are not objects with an "at" as
+ * order_step_format_at writes it and a "step" string are left out, and what
+ * they carry is copied member by member (only the members of a step, each
+ * of its type, else null). partial says payment-service could not be asked.
+ * Returns a new object (caller cJSON_Deletes) or NULL when out of memory. */
+cJSON *order_render_saga(const order_rec *o, const order_step *steps, size_t n,
+                         const cJSON *payment_steps, bool partial);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http_server.h"
 #include "json.h"
@@ -26,6 +27,20 @@
 #define PENDING_MARGIN_MS 2000 /* PENDING older than the deadline + this is undone */
 #define UNDO_GRACE_MS 1000     /* compensation may outlive the deadline by this */
 
+/* The saga log of one run: the steps not stored yet, and where they go. */
+typedef struct run_log {
+    const order_app *app;
+    int64_t order_id; /* 0 until the PENDING row exists */
+    order_steps steps;
+} run_log;
+
+/* What a peer call stands for in the saga log. */
+typedef struct step_desc {
+    const char *name; /* "stock.check"; the log's prefix goes before it */
+    const char *peer; /* "item" */
+    bool compensation;
+} step_desc;
+
 /* One run of the create saga. */
 typedef struct saga {
     const order_app *app;
@@ -37,6 +52,7 @@ typedef struct saga {
     bool stock_touched;  /* a reservation call was sent */
     bool coupon_touched; /* a coupon use call was sent */
     int64_t discount;
+    run_log log;
 } saga;
 
 #define M_SAGAS "shop_order_sagas_total"
@@ -137,14 +153,92 @@ static long undo_timeout(const order_app *app, int64_t deadline)
     return left < app->call_timeout_ms ? (long)left : app->call_timeout_ms;
 }
 
+/* Wall-clock microseconds since the epoch: the time of a step. */
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void runlog_init(run_log *log, const order_app *app, int64_t order_id, const char *rid,
+                        const char *prefix)
+{
+    log->app = app;
+    log->order_id = order_id;
+    order_steps_init(&log->steps, rid, prefix);
+}
+
+/* A free slot of the log; a full log is stored first (or, before the order
+ * exists, its oldest step given up). */
+static order_step *runlog_slot(run_log *log)
+{
+    order_step *st = order_steps_next(&log->steps);
+    if (st != NULL)
+        return st;
+    if (log->order_id > 0 &&
+        order_store_steps_flush(log->app->db, log->order_id, &log->steps) == SHOP_OK)
+        return order_steps_next(&log->steps);
+    log_warn(log->steps.request_id, "order %lld: saga log full; a step is not recorded",
+             (long long)log->order_id);
+    memmove(&log->steps.items[0], &log->steps.items[1],
+            (ORDER_STEPS_MAX - 1) * sizeof log->steps.items[0]);
+    return &log->steps.items[ORDER_STEPS_MAX - 1];
+}
+
+/* Stores what the log still holds in a transaction of its own. */
+static void runlog_flush(run_log *log)
+{
+    if (log->order_id > 0 && log->steps.n > 0 &&
+        order_store_steps_flush(log->app->db, log->order_id, &log->steps) != SHOP_OK)
+        log_warn(log->steps.request_id, "order %lld: could not store %zu saga steps",
+                 (long long)log->order_id, log->steps.n);
+}
+
+/* What the saga log says went wrong with a call: "timeout", "unavailable",
+ * the peer's problem code, "bad reply" (a 2xx we cannot read); NULL when it
+ * went well. */
+static const char *result_error(const http_result *r)
+{
+    if (r->transport == HTTP_T_TIMEOUT)
+        return "timeout";
+    if (r->transport != HTTP_T_OK)
+        return "unavailable";
+    if (r->status >= 200 && r->status < 300)
+        return cJSON_IsObject(r->json) ? NULL : "bad reply";
+    const char *code = http_result_code(r);
+    return code[0] != '\0' ? code : NULL;
+}
+
+/* Notes in log the call d that began at at_us and ended as r. */
+static void runlog_call(run_log *log, const step_desc *d, int64_t at_us, const http_result *r)
+{
+    order_step_set(runlog_slot(log), at_us, log->steps.prefix, d->name, d->peer,
+                   r->transport == HTTP_T_OK ? (int)r->status : 0, result_error(r), r->duration_ms,
+                   log->steps.request_id, d->compensation);
+}
+
+/* Fills *st as the state change name of the log's run (now; payment_id may
+ * be 0) and returns it, for a store write that records it if it wins. */
+static const order_step *state_step(order_step *st, const run_log *log, const char *name,
+                                    int64_t payment_id)
+{
+    order_step_set(st, now_us(), NULL, name, NULL, 0, NULL, 0, log->steps.request_id, false);
+    st->payment_id = payment_id;
+    return st;
+}
+
 /* Calls method base+path with body (NULL: none; a POST then sends an empty
  * body) within timeout_ms (0: the time is up, nothing is sent and out is a
- * timeout). Returns true for a 2xx whose body is a JSON object. */
-static bool peer_call(const char *method, const char *base, const char *path, const cJSON *body,
-                      const char *rid, long timeout_ms, http_result *out)
+ * timeout), and notes it in log as d. Returns true for a 2xx whose body is a
+ * JSON object. */
+static bool peer_call(run_log *log, const step_desc *d, const char *method, const char *base,
+                      const char *path, const cJSON *body, long timeout_ms, http_result *out)
 {
     char *text = NULL;
     bool ok = false;
+    const char *rid = log->steps.request_id;
+    int64_t at_us = now_us();
     memset(out, 0, sizeof *out);
     if (timeout_ms <= 0) {
         out->transport = HTTP_T_TIMEOUT;
@@ -169,6 +263,7 @@ static bool peer_call(const char *method, const char *base, const char *path, co
     ok = out->transport == HTTP_T_OK && out->status >= 200 && out->status < 300 &&
          cJSON_IsObject(out->json);
 out:
+    runlog_call(log, d, at_us, out);
     if (!ok) {
         if (out->transport == HTTP_T_OK)
             log_warn(rid, "%s %s%s answered %ld %s", method, base, path, out->status,
@@ -213,17 +308,21 @@ static cJSON *coupon_body(int64_t user_id, int64_t total, int64_t order_id)
 }
 
 /* Restores the coupon use (when coupon) and the stock reservation (when stock)
- * of order_id. Both are always tried. Returns true when every restore tried
- * answered 2xx; else the first failure goes to fail (when non-NULL). */
-static bool restore_all(const order_app *app, int64_t order_id, bool coupon, bool stock,
-                        const char *rid, long timeout_ms, order_fail *fail)
+ * of order_id, noting both in log. Both are always tried. Returns true when
+ * every restore tried answered 2xx; else the first failure goes to fail
+ * (when non-NULL). */
+static bool restore_all(const order_app *app, run_log *log, int64_t order_id, bool coupon,
+                        bool stock, long timeout_ms, order_fail *fail)
 {
+    static const step_desc coupon_restore = {"coupon.restore", "coupon", true};
+    static const step_desc stock_restore = {"stock.restore", "item", true};
     char path[64];
     http_result res;
     bool ok = true;
     if (coupon) {
         snprintf(path, sizeof path, "/coupon-uses/%lld/restore", (long long)order_id);
-        if (!peer_call("POST", app->coupon_url, path, NULL, rid, timeout_ms, &res)) {
+        if (!peer_call(log, &coupon_restore, "POST", app->coupon_url, path, NULL, timeout_ms,
+                       &res)) {
             if (fail != NULL)
                 fail_peer(fail, "coupon", &res, order_id);
             ok = false;
@@ -232,7 +331,7 @@ static bool restore_all(const order_app *app, int64_t order_id, bool coupon, boo
     }
     if (stock) {
         snprintf(path, sizeof path, "/reservations/%lld/restore", (long long)order_id);
-        if (!peer_call("POST", app->item_url, path, NULL, rid, timeout_ms, &res)) {
+        if (!peer_call(log, &stock_restore, "POST", app->item_url, path, NULL, timeout_ms, &res)) {
             if (fail != NULL && ok)
                 fail_peer(fail, "item", &res, order_id);
             ok = false;
@@ -247,8 +346,9 @@ static bool step_user(saga *s, int64_t user_id)
 {
     char path[64];
     http_result res;
+    static const step_desc user_check = {"user.check", "user", false};
     snprintf(path, sizeof path, "/users/%lld", (long long)user_id);
-    bool ok = peer_call("GET", s->app->user_url, path, NULL, s->rid,
+    bool ok = peer_call(&s->log, &user_check, "GET", s->app->user_url, path, NULL,
                         step_timeout(s->app, s->deadline), &res);
     if (!ok)
         fail_peer(s->fail, "user", &res, 0);
@@ -259,6 +359,8 @@ static bool step_user(saga *s, int64_t user_id)
 /* Step 2: stock check, then the reservation for this order, which prices it. */
 static bool step_reserve(saga *s)
 {
+    static const step_desc stock_check = {"stock.check", "item", false};
+    static const step_desc stock_deduct = {"stock.deduct", "item", false};
     char why[160];
     http_result res;
     bool ok = false;
@@ -268,14 +370,14 @@ static bool step_reserve(saga *s)
         fail_local(s->fail, "INTERNAL", "out of memory");
         goto out;
     }
-    if (!peer_call("POST", s->app->item_url, "/stock/check", check, s->rid,
+    if (!peer_call(&s->log, &stock_check, "POST", s->app->item_url, "/stock/check", check,
                    step_timeout(s->app, s->deadline), &res)) {
         fail_peer(s->fail, "item", &res, s->order->id);
         goto out_res;
     }
     http_result_free(&res);
     s->stock_touched = true;
-    if (!peer_call("POST", s->app->item_url, "/reservations", reserve, s->rid,
+    if (!peer_call(&s->log, &stock_deduct, "POST", s->app->item_url, "/reservations", reserve,
                    step_timeout(s->app, s->deadline), &res)) {
         fail_peer(s->fail, "item", &res, s->order->id);
         goto out_res;
@@ -314,6 +416,8 @@ static bool take_discount(saga *s, const cJSON *reply, int64_t total)
 /* Step 3: validate the coupon, then use it for this order with the total. */
 static bool step_coupon(saga *s, int64_t user_coupon_id, int64_t total)
 {
+    static const step_desc coupon_validate = {"coupon.validate", "coupon", false};
+    static const step_desc coupon_use = {"coupon.use", "coupon", false};
     char path[80];
     http_result res;
     bool ok = false;
@@ -324,7 +428,7 @@ static bool step_coupon(saga *s, int64_t user_coupon_id, int64_t total)
         goto out;
     }
     snprintf(path, sizeof path, "/user-coupons/%lld/validate", (long long)user_coupon_id);
-    if (!peer_call("POST", s->app->coupon_url, path, validate, s->rid,
+    if (!peer_call(&s->log, &coupon_validate, "POST", s->app->coupon_url, path, validate,
                    step_timeout(s->app, s->deadline), &res)) {
         fail_peer(s->fail, "coupon", &res, s->order->id);
         goto out_res;
@@ -332,8 +436,8 @@ static bool step_coupon(saga *s, int64_t user_coupon_id, int64_t total)
     http_result_free(&res);
     s->coupon_touched = true;
     snprintf(path, sizeof path, "/user-coupons/%lld/use", (long long)user_coupon_id);
-    if (!peer_call("POST", s->app->coupon_url, path, use, s->rid, step_timeout(s->app, s->deadline),
-                   &res)) {
+    if (!peer_call(&s->log, &coupon_use, "POST", s->app->coupon_url, path, use,
+                   step_timeout(s->app, s->deadline), &res)) {
         fail_peer(s->fail, "coupon", &res, s->order->id);
         goto out_res;
     }
@@ -348,37 +452,43 @@ out:
 
 /* Undoes what the saga did after its PENDING row: the 4xx answer goes to the
  * idempotency key first, then the restores; FAILED only when both answered
- * (and mark_failed), else the order stays PENDING for recovery. */
+ * (and mark_failed), else the order stays PENDING for recovery. The steps
+ * go with those writes. */
 static void saga_undo(saga *s, bool mark_failed)
 {
     int status;
     char *body = NULL;
     const char *ctype;
     bool won;
+    order_step failed;
     if (s->idem != NULL && order_fail_answer(s->fail, &status, &body, &ctype))
-        order_store_idem_answer(s->app->db, s->order->id, status, body);
+        order_store_idem_answer(s->app->db, s->order->id, status, body, &s->log.steps);
     free(body);
-    if (!restore_all(s->app, s->order->id, s->coupon_touched, s->stock_touched, s->rid,
+    if (!restore_all(s->app, &s->log, s->order->id, s->coupon_touched, s->stock_touched,
                      undo_timeout(s->app, s->deadline), NULL)) {
         log_warn(s->rid, "order %lld: a restore failed; left PENDING for recovery",
                  (long long)s->order->id);
         metrics_count(M_SAGAS, "saga=\"create\",outcome=\"left_pending\"", 1);
+        runlog_flush(&s->log);
         return;
     }
     if (mark_failed &&
         order_store_transition(s->app->db, s->order->id, ORDER_PENDING, ORDER_FAILED,
-                               time_now_ms() / 1000, &won) == SHOP_OK &&
+                               time_now_ms() / 1000, &s->log.steps,
+                               state_step(&failed, &s->log, "order.failed", 0), &won) == SHOP_OK &&
         won) {
         log_info(s->rid, "order %lld: FAILED, stock and coupon given back",
                  (long long)s->order->id);
         metrics_count(M_SAGAS, "saga=\"create\",outcome=\"failed\"", 1);
     }
+    runlog_flush(&s->log);
 }
 
 /* Step 4: amounts, then PENDING -> CREATED with the key's answer. */
 static shop_err step_finish(saga *s, char **reply_body)
 {
     order_amounts amounts;
+    order_step created;
     bool won = false;
     order_rec *o = s->order;
     if (!order_compute_amounts(o->lines, o->n_lines, s->discount, &amounts)) {
@@ -395,7 +505,9 @@ static shop_err step_finish(saga *s, char **reply_body)
     *reply_body = json != NULL ? json_print(json) : NULL;
     cJSON_Delete(json);
     if (*reply_body == NULL ||
-        order_store_mark_created(s->app->db, o, *reply_body, &won) != SHOP_OK) {
+        order_store_mark_created(s->app->db, o, *reply_body, &s->log.steps,
+                                 state_step(&created, &s->log, "order.created", 0),
+                                 &won) != SHOP_OK) {
         fail_local(s->fail, "INTERNAL", "could not store order %lld", (long long)o->id);
         saga_undo(s, true);
     } else if (!won) {
@@ -420,7 +532,9 @@ static shop_err insert_pending(saga *s, const order_create_req *rq)
 {
     int64_t now_s = time_now_ms() / 1000;
     int64_t id = 0;
-    shop_err err = order_store_insert_pending(s->app->db, rq, now_s, s->idem, &id);
+    order_step pending;
+    *runlog_slot(&s->log) = *state_step(&pending, &s->log, "order.pending", 0);
+    shop_err err = order_store_insert_pending(s->app->db, rq, now_s, s->idem, &s->log.steps, &id);
     if (err == SHOP_ECONFLICT) {
         fail_local(s->fail, "IDEMPOTENCY_KEY_IN_USE",
                    "a request with this Idempotency-Key is running; retry later");
@@ -432,6 +546,7 @@ static shop_err insert_pending(saga *s, const order_create_req *rq)
     }
     order_rec *o = s->order;
     o->id = id;
+    s->log.order_id = id;
     o->user_id = rq->user_id;
     o->status = ORDER_PENDING;
     o->user_coupon_id = rq->user_coupon_id;
@@ -456,6 +571,7 @@ shop_err order_saga_create(const order_app *app, const order_create_req *rq, con
     memset(order, 0, sizeof *order);
     memset(fail, 0, sizeof *fail);
     *reply_body = NULL;
+    runlog_init(&s.log, app, 0, rid, NULL);
     if (!step_user(&s, rq->user_id))
         return fail_err(fail);
     if ((err = insert_pending(&s, rq)) != SHOP_OK)
@@ -476,23 +592,27 @@ undo:
 }
 
 /* Finishes a CANCELLING order: restores, then CANCELLING -> CANCELLED. */
-static shop_err finish_cancel(const order_app *app, const order_rec *o, const char *rid,
+static shop_err finish_cancel(const order_app *app, run_log *log, const order_rec *o,
                               int64_t deadline, order_fail *fail)
 {
+    order_step cancelled;
     bool won;
-    if (!restore_all(app, o->id, o->user_coupon_id > 0, true, rid, step_timeout(app, deadline),
+    if (!restore_all(app, log, o->id, o->user_coupon_id > 0, true, step_timeout(app, deadline),
                      fail)) {
-        log_warn(rid, "order %lld: restore failed; stays CANCELLING", (long long)o->id);
+        log_warn(log->steps.request_id, "order %lld: restore failed; stays CANCELLING",
+                 (long long)o->id);
         metrics_count(M_SAGAS, "saga=\"cancel\",outcome=\"left_cancelling\"", 1);
         return fail_err(fail);
     }
-    if (order_store_transition(app->db, o->id, ORDER_CANCELLING, ORDER_CANCELLED,
-                               time_now_ms() / 1000, &won) != SHOP_OK) {
+    if (order_store_transition(
+            app->db, o->id, ORDER_CANCELLING, ORDER_CANCELLED, time_now_ms() / 1000, &log->steps,
+            state_step(&cancelled, log, "order.cancelled", 0), &won) != SHOP_OK) {
         fail_local(fail, "INTERNAL", "could not store order %lld", (long long)o->id);
         return SHOP_EDB;
     }
     if (won) {
-        log_info(rid, "order %lld: CANCELLED, stock and coupon given back", (long long)o->id);
+        log_info(log->steps.request_id, "order %lld: CANCELLED, stock and coupon given back",
+                 (long long)o->id);
         metrics_count(M_SAGAS, "saga=\"cancel\",outcome=\"cancelled\"", 1);
     }
     return SHOP_OK;
@@ -516,11 +636,15 @@ static shop_err load_for(const order_app *app, int64_t id, int64_t user_id, orde
     return err;
 }
 
-shop_err order_saga_cancel(const order_app *app, int64_t id, int64_t user_id, const char *rid,
+/* The cancel saga of order_saga_cancel, noting its steps in log (which the
+ * caller stores or gives up afterwards: what is left in it was not followed
+ * by a state change). */
+static shop_err cancel_run(const order_app *app, int64_t id, int64_t user_id, run_log *log,
                            order_rec *order, order_fail *fail)
 {
     int64_t deadline = time_mono_ms() + app->saga_deadline_ms;
     shop_err err = SHOP_OK;
+    order_step cancelling;
     bool won;
     memset(fail, 0, sizeof *fail);
     /* Each round moves the order one step forward or ends: at most
@@ -541,14 +665,15 @@ shop_err order_saga_cancel(const order_app *app, int64_t id, int64_t user_id, co
             return SHOP_ECONFLICT;
         case ORDER_CREATED:
             err = order_store_transition(app->db, id, ORDER_CREATED, ORDER_CANCELLING,
-                                         time_now_ms() / 1000, &won);
+                                         time_now_ms() / 1000, &log->steps,
+                                         state_step(&cancelling, log, "order.cancelling", 0), &won);
             if (err != SHOP_OK) {
                 fail_local(fail, "INTERNAL", "could not store order %lld", (long long)id);
                 return err;
             }
             break;
         case ORDER_CANCELLING:
-            if ((err = finish_cancel(app, order, rid, deadline, fail)) != SHOP_OK)
+            if ((err = finish_cancel(app, log, order, deadline, fail)) != SHOP_OK)
                 return err;
             break;
         }
@@ -557,12 +682,25 @@ shop_err order_saga_cancel(const order_app *app, int64_t id, int64_t user_id, co
     return SHOP_EDB;
 }
 
+shop_err order_saga_cancel(const order_app *app, int64_t id, int64_t user_id, const char *rid,
+                           order_rec *order, order_fail *fail)
+{
+    run_log log;
+    runlog_init(&log, app, id, rid, NULL);
+    shop_err err = cancel_run(app, id, user_id, &log, order, fail);
+    runlog_flush(&log);
+    return err;
+}
+
 shop_err order_saga_pay(const order_app *app, int64_t id, int64_t payment_id, int64_t user_id,
-                        order_rec *order, order_fail *fail)
+                        const char *rid, order_rec *order, order_fail *fail)
 {
     shop_err err;
+    order_step paid;
+    run_log log;
     bool won;
     memset(fail, 0, sizeof *fail);
+    runlog_init(&log, app, id, rid, NULL);
     for (int round = 0; round < 3; round++) {
         if ((err = load_for(app, id, user_id, order, fail)) != SHOP_OK)
             return err;
@@ -577,7 +715,8 @@ shop_err order_saga_pay(const order_app *app, int64_t id, int64_t payment_id, in
                            order_status_name(order->status));
             return SHOP_ECONFLICT;
         }
-        err = order_store_mark_paid(app->db, id, payment_id, time_now_ms() / 1000, &won);
+        err = order_store_mark_paid(app->db, id, payment_id, time_now_ms() / 1000, &log.steps,
+                                    state_step(&paid, &log, "order.paid", payment_id), &won);
         if (err != SHOP_OK) {
             fail_local(fail, "INTERNAL", "could not store order %lld", (long long)id);
             return err;
@@ -587,27 +726,85 @@ shop_err order_saga_pay(const order_app *app, int64_t id, int64_t payment_id, in
     return SHOP_EDB;
 }
 
+/* Asks payment-service for the payment steps of order o (the payments its
+ * user made). OUT: *res (free it). Returns the "steps" array inside
+ * res->json, or NULL when payment-service could not be asked. */
+static const cJSON *payment_steps(const order_app *app, const order_rec *o, const char *rid,
+                                  http_result *res)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/payments/saga?orderId=%lld&userId=%lld", (long long)o->id,
+             (long long)o->user_id);
+    http_call call = {
+        .method = "GET",
+        .base_url = app->payment_url,
+        .path = path,
+        .request_id = rid,
+        .timeout_ms = app->call_timeout_ms,
+        .peer = "payment",
+    };
+    http_client_do(&call, res);
+    const cJSON *steps = res->transport == HTTP_T_OK && res->status == 200
+                             ? cJSON_GetObjectItemCaseSensitive(res->json, "steps")
+                             : NULL;
+    if (cJSON_IsArray(steps))
+        return steps;
+    log_warn(rid, "order %lld: saga view without payment steps (payment answered %ld %s)",
+             (long long)o->id, res->status, res->transport != HTTP_T_OK ? res->error : "");
+    return NULL;
+}
+
+shop_err order_saga_view(const order_app *app, int64_t id, const char *rid, cJSON **view)
+{
+    order_rec order;
+    http_result res;
+    size_t n = 0;
+    *view = NULL;
+    shop_err err = order_store_get(app->db, id, &order);
+    if (err != SHOP_OK)
+        return err;
+    order_step *steps = calloc(ORDER_VIEW_MAX_STEPS, sizeof *steps);
+    if (steps == NULL)
+        return SHOP_ENOMEM;
+    err = order_store_steps(app->db, id, steps, ORDER_VIEW_MAX_STEPS, &n);
+    if (err == SHOP_OK) {
+        const cJSON *paid = payment_steps(app, &order, rid, &res);
+        *view = order_render_saga(&order, steps, n, paid, paid == NULL);
+        http_result_free(&res);
+        if (*view == NULL)
+            err = SHOP_ENOMEM;
+    }
+    free(steps);
+    return err;
+}
+
 static bool stopping(const atomic_bool *stop)
 {
     return (stop != NULL && atomic_load(stop)) || http_stop_requested();
 }
 
 /* Undoes a PENDING order left by a crash or a failed restore. Returns true
- * when it is no longer PENDING. */
+ * when it is no longer PENDING. Its steps ("recovery.coupon.restore", ...)
+ * are stored with order.failed; a round that leaves the order PENDING
+ * records nothing (the next round tries again, and would fill the log). */
 static bool undo_pending(const order_app *app, int64_t id, const char *rid)
 {
     order_rec o;
+    order_step failed;
+    run_log log;
     bool won;
     if (order_store_get(app->db, id, &o) != SHOP_OK || o.status != ORDER_PENDING)
         return true;
+    runlog_init(&log, app, id, rid, "recovery.");
     long timeout =
         app->call_timeout_ms < RECOVERY_CALL_MS ? app->call_timeout_ms : RECOVERY_CALL_MS;
-    if (!restore_all(app, id, o.user_coupon_id > 0, true, rid, timeout, NULL)) {
+    if (!restore_all(app, &log, id, o.user_coupon_id > 0, true, timeout, NULL)) {
         log_warn(rid, "recovery: order %lld stays PENDING (a restore failed)", (long long)id);
         metrics_count(M_RECOVERY, "action=\"undo_pending\",result=\"retry\"", 1);
         return false;
     }
     if (order_store_transition(app->db, id, ORDER_PENDING, ORDER_FAILED, time_now_ms() / 1000,
+                               &log.steps, state_step(&failed, &log, "order.failed", 0),
                                &won) != SHOP_OK)
         return false;
     log_info(rid, "recovery: order %lld PENDING -> FAILED", (long long)id);
@@ -615,16 +812,20 @@ static bool undo_pending(const order_app *app, int64_t id, const char *rid)
     return true;
 }
 
-/* Cancels (or finishes cancelling) order id for recovery. Returns true when
- * the order is settled (cancelled, or no longer cancellable). */
-static bool recover_cancel(const order_app *app, int64_t id, const char *rid)
+/* Cancels (or finishes cancelling) order id for recovery; its calls are
+ * logged as prefix ("recovery." or "expiry.") + name, and, as in
+ * undo_pending, only along with a state change. Returns true when the order
+ * is settled (cancelled, or no longer cancellable). */
+static bool recover_cancel(const order_app *app, int64_t id, const char *rid, const char *prefix)
 {
     order_rec o;
     order_fail fail;
+    run_log log;
     order_app quick = *app;
     if (quick.call_timeout_ms > RECOVERY_CALL_MS)
         quick.call_timeout_ms = RECOVERY_CALL_MS;
-    shop_err err = order_saga_cancel(&quick, id, 0, rid, &o, &fail);
+    runlog_init(&log, &quick, id, rid, prefix);
+    shop_err err = cancel_run(&quick, id, 0, &log, &o, &fail);
     if (err == SHOP_OK) {
         log_info(rid, "recovery: order %lld CANCELLED", (long long)id);
         metrics_count(M_RECOVERY, "action=\"cancel\",result=\"done\"", 1);
@@ -657,8 +858,10 @@ static void recover_kind(const order_app *app, recovery_kind kind, int64_t cutof
             return;
         size_t settled = 0;
         for (size_t i = 0; i < n && !stopping(stop); i++)
-            settled += kind == RECOVER_PENDING ? undo_pending(app, ids[i], rid)
-                                               : recover_cancel(app, ids[i], rid);
+            settled += kind == RECOVER_PENDING
+                           ? undo_pending(app, ids[i], rid)
+                           : recover_cancel(app, ids[i], rid,
+                                            kind == RECOVER_EXPIRED ? "expiry." : "recovery.");
         if (n < RECOVERY_BATCH || settled == 0)
             return;
     }

@@ -2,7 +2,9 @@
  * reservation, coupon use, CREATED), cancel with compensation, mark-paid, and
  * the recovery thread that finishes or undoes what a crash or a failed peer
  * left behind. Calls to item, user and coupon services go through
- * http_client; state goes through order_store. */
+ * http_client; state goes through order_store. Every step of every run goes
+ * to the saga log (order_store), with the run's next state change; the saga
+ * view reads it back, with payment-service's steps. */
 #ifndef ORDER_SAGA_H
 #define ORDER_SAGA_H
 
@@ -22,7 +24,7 @@ typedef struct order_app {
     const char *item_url;
     const char *user_url;
     const char *coupon_url;
-    const char *payment_url;      /* only for the saga view (not served yet) */
+    const char *payment_url;      /* only for the saga view, best-effort */
     long call_timeout_ms;         /* SHOP_CALL_TIMEOUT_MS */
     long saga_deadline_ms;        /* SHOP_SAGA_DEADLINE_MS */
     int64_t payment_ttl_s;        /* ORDER_PAYMENT_TTL_S */
@@ -73,11 +75,22 @@ shop_err order_saga_cancel(const order_app *app, int64_t id, int64_t user_id, co
                            order_rec *order, order_fail *fail);
 
 /* Marks order id PAID by payment_id (user_id 0: any user's): only from
- * CREATED; a repeat by the same payment answers the PAID order. On SHOP_OK
- * *order is the PAID order; else *fail: ORDER_NOT_FOUND, FORBIDDEN,
- * ORDER_NOT_PAYABLE. */
+ * CREATED; a repeat by the same payment answers the PAID order. rid goes
+ * into the saga log. On SHOP_OK *order is the PAID order; else *fail:
+ * ORDER_NOT_FOUND, FORBIDDEN, ORDER_NOT_PAYABLE. */
 shop_err order_saga_pay(const order_app *app, int64_t id, int64_t payment_id, int64_t user_id,
-                        order_rec *order, order_fail *fail);
+                        const char *rid, order_rec *order, order_fail *fail);
+
+/* The most steps of one service the saga view shows. */
+#define ORDER_VIEW_MAX_STEPS 500
+
+/* The saga view of order id (API.md "Saga view"): its own steps and, asked
+ * best-effort from payment-service (GET /payments/saga?orderId=&userId=,
+ * the payments the order's user made), the payment steps, in time order;
+ * "partial" is true when payment-service could not be asked. OUT: *view
+ * (caller cJSON_Deletes). Returns SHOP_OK, SHOP_ENOTFOUND or SHOP_EDB
+ * (SHOP_ENOMEM when out of memory). */
+shop_err order_saga_view(const order_app *app, int64_t id, const char *rid, cJSON **view);
 
 /* One recovery round: undoes PENDING orders older than the saga deadline plus
  * 2 s, finishes CANCELLING orders, cancels CREATED orders older than the

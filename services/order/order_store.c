@@ -29,6 +29,21 @@ static const char *const order_migrations[] = {
     "  quantity INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 1000),"
     "  unit_price INTEGER NOT NULL DEFAULT 0 CHECK (unit_price >= 0),"
     "  PRIMARY KEY (order_id, item_id));" IDEM_SCHEMA,
+    /* The saga log: every step of every saga run on an order, written with
+     * the run's next state change. */
+    "CREATE TABLE saga_steps ("
+    "  id INTEGER PRIMARY KEY,"
+    "  order_id INTEGER NOT NULL,"
+    "  payment_id INTEGER,"
+    "  at_us INTEGER NOT NULL,"
+    "  step TEXT NOT NULL,"
+    "  peer TEXT,"
+    "  http_status INTEGER,"
+    "  error TEXT,"
+    "  duration_ms INTEGER NOT NULL CHECK (duration_ms >= 0),"
+    "  request_id TEXT,"
+    "  compensation INTEGER NOT NULL CHECK (compensation IN (0, 1)));"
+    "CREATE INDEX saga_steps_order ON saga_steps(order_id, at_us, id);",
 };
 
 #define ORDER_COLS                                                                                 \
@@ -53,8 +68,12 @@ static const char SQL_MARK_PAID[] =
     "WHERE id = ?3 AND status = 'CREATED'";
 static const char SQL_TRANSITION[] =
     "UPDATE orders SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = ?4";
-static const char SQL_DROP_OPEN_KEYS[] =
-    "DELETE FROM idempotency_keys WHERE scope = ?1 AND ref = ?2 AND state = 'IN_PROGRESS'";
+static const char SQL_INSERT_STEP[] =
+    "INSERT INTO saga_steps (order_id, payment_id, at_us, step, peer, http_status, error, "
+    "duration_ms, request_id, compensation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static const char SQL_GET_STEPS[] =
+    "SELECT payment_id, at_us, step, peer, http_status, error, duration_ms, request_id, "
+    "compensation FROM saga_steps WHERE order_id = ?1 ORDER BY at_us, id LIMIT ?2";
 static const char SQL_LIST_STALE[] = "SELECT id FROM orders WHERE status = ?1 AND updated_at <= ?2 "
                                      "ORDER BY updated_at, id LIMIT ?3";
 static const char SQL_LIST[] =
@@ -95,6 +114,50 @@ static shop_err end_write(db *d, db_conn *c, shop_err err)
     return db_commit(d, c) == 0 ? SHOP_OK : SHOP_EDB;
 }
 
+/* Writes step st of order_id. */
+static shop_err insert_step(db_conn *c, int64_t order_id, const order_step *st)
+{
+    sqlite3_stmt *ins = db_prepare(c, SQL_INSERT_STEP);
+    if (ins == NULL)
+        return SHOP_EDB;
+    sqlite3_bind_int64(ins, 1, order_id);
+    if (st->payment_id > 0)
+        sqlite3_bind_int64(ins, 2, st->payment_id);
+    sqlite3_bind_int64(ins, 3, st->at_us);
+    sqlite3_bind_text(ins, 4, st->step, -1, SQLITE_STATIC);
+    db_bind_text_or_null(ins, 5, st->peer[0] != '\0' ? st->peer : NULL);
+    if (st->http_status > 0)
+        sqlite3_bind_int(ins, 6, st->http_status);
+    db_bind_text_or_null(ins, 7, st->error[0] != '\0' ? st->error : NULL);
+    sqlite3_bind_int64(ins, 8, st->duration_ms);
+    db_bind_text_or_null(ins, 9, st->request_id[0] != '\0' ? st->request_id : NULL);
+    sqlite3_bind_int(ins, 10, st->compensation ? 1 : 0);
+    return step_done(c, ins);
+}
+
+/* Writes the buffered steps of log (may be NULL) and, when won, the state
+ * step (may be NULL) of order_id inside the caller's transaction. */
+static shop_err write_log(db_conn *c, int64_t order_id, const order_steps *log,
+                          const order_step *state, bool won)
+{
+    for (size_t i = 0; log != NULL && i < log->n; i++)
+        if (insert_step(c, order_id, &log->items[i]) != SHOP_OK)
+            return SHOP_EDB;
+    if (won && state != NULL)
+        return insert_step(c, order_id, state);
+    return SHOP_OK;
+}
+
+/* Ends a write transaction that wrote log (may be NULL): on a commit, log is
+ * empty again. Returns the final error as end_write. */
+static shop_err end_logged_write(db *d, db_conn *c, shop_err err, order_steps *log)
+{
+    err = end_write(d, c, err);
+    if (err == SHOP_OK && log != NULL)
+        log->n = 0;
+    return err;
+}
+
 static shop_err insert_lines(db_conn *c, int64_t order_id, const order_create_req *rq)
 {
     sqlite3_stmt *st = db_prepare(c, SQL_INSERT_LINE);
@@ -125,7 +188,7 @@ static shop_err reserve_key(db_conn *c, const order_idem *idem, int64_t order_id
 }
 
 shop_err order_store_insert_pending(db *d, const order_create_req *rq, int64_t now_s,
-                                    const order_idem *idem, int64_t *order_id)
+                                    const order_idem *idem, order_steps *log, int64_t *order_id)
 {
     shop_err err = SHOP_EDB;
     int64_t id = 0;
@@ -142,11 +205,11 @@ shop_err order_store_insert_pending(db *d, const order_create_req *rq, int64_t n
     if (step_done(c, st) != SHOP_OK)
         goto out;
     id = sqlite3_last_insert_rowid(db_handle(c));
-    if (insert_lines(c, id, rq) != SHOP_OK)
+    if (insert_lines(c, id, rq) != SHOP_OK || write_log(c, id, log, NULL, false) != SHOP_OK)
         goto out;
     err = idem != NULL ? reserve_key(c, idem, id) : SHOP_OK;
 out:
-    err = end_write(d, c, err);
+    err = end_logged_write(d, c, err, log);
     if (err == SHOP_OK)
         *order_id = id;
     return err;
@@ -225,7 +288,8 @@ static shop_err price_lines(db_conn *c, const order_rec *o)
     return SHOP_OK;
 }
 
-shop_err order_store_mark_created(db *d, const order_rec *o, const char *reply_body, bool *won)
+shop_err order_store_mark_created(db *d, const order_rec *o, const char *reply_body,
+                                  order_steps *log, const order_step *state, bool *won)
 {
     shop_err err = SHOP_EDB;
     *won = false;
@@ -242,24 +306,21 @@ shop_err order_store_mark_created(db *d, const order_rec *o, const char *reply_b
     sqlite3_bind_int64(st, 5, o->id);
     if (step_done(c, st) != SHOP_OK)
         goto out;
-    if (changes(c) != 1) {
-        err = SHOP_OK; /* lost: nothing to write */
+    *won = changes(c) == 1; /* lost: only the steps are written */
+    if ((*won && price_lines(c, o) != SHOP_OK) || write_log(c, o->id, log, state, *won) != SHOP_OK)
         goto out;
-    }
-    if (price_lines(c, o) != SHOP_OK)
+    if (*won && idem_finish_ref(c, ORDER_IDEM_SCOPE, o->id, 201, reply_body) != 0)
         goto out;
-    if (idem_finish_ref(c, ORDER_IDEM_SCOPE, o->id, 201, reply_body) != 0)
-        goto out;
-    *won = true;
     err = SHOP_OK;
 out:
-    err = end_write(d, c, err);
+    err = end_logged_write(d, c, err, log);
     if (err != SHOP_OK)
         *won = false;
     return err;
 }
 
-shop_err order_store_mark_paid(db *d, int64_t id, int64_t payment_id, int64_t now_s, bool *won)
+shop_err order_store_mark_paid(db *d, int64_t id, int64_t payment_id, int64_t now_s,
+                               order_steps *log, const order_step *state, bool *won)
 {
     shop_err err = SHOP_EDB;
     *won = false;
@@ -272,18 +333,19 @@ shop_err order_store_mark_paid(db *d, int64_t id, int64_t payment_id, int64_t no
     sqlite3_bind_int64(st, 1, payment_id);
     sqlite3_bind_int64(st, 2, now_s);
     sqlite3_bind_int64(st, 3, id);
-    err = step_done(c, st);
-    if (err == SHOP_OK)
-        *won = changes(c) == 1;
+    if (step_done(c, st) != SHOP_OK)
+        goto out;
+    *won = changes(c) == 1;
+    err = write_log(c, id, log, state, *won);
 out:
-    err = end_write(d, c, err);
+    err = end_logged_write(d, c, err, log);
     if (err != SHOP_OK)
         *won = false;
     return err;
 }
 
 shop_err order_store_transition(db *d, int64_t id, order_status from, order_status to,
-                                int64_t now_s, bool *won)
+                                int64_t now_s, order_steps *log, const order_step *state, bool *won)
 {
     shop_err err = SHOP_EDB;
     *won = false;
@@ -305,19 +367,13 @@ shop_err order_store_transition(db *d, int64_t id, order_status from, order_stat
     if (step_done(c, st) != SHOP_OK)
         goto out;
     *won = changes(c) == 1;
+    if (write_log(c, id, log, state, *won) != SHOP_OK)
+        goto out;
     err = SHOP_OK;
-    if (*won && to == ORDER_FAILED) {
-        st = db_prepare(c, SQL_DROP_OPEN_KEYS);
-        if (st == NULL) {
-            err = SHOP_EDB;
-            goto out;
-        }
-        sqlite3_bind_text(st, 1, ORDER_IDEM_SCOPE, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, id);
-        err = step_done(c, st);
-    }
+    if (*won && to == ORDER_FAILED && idem_forget_ref(c, ORDER_IDEM_SCOPE, id) != 0)
+        err = SHOP_EDB;
 out:
-    err = end_write(d, c, err);
+    err = end_logged_write(d, c, err, log);
     if (err != SHOP_OK)
         *won = false;
     return err;
@@ -407,15 +463,50 @@ shop_err order_store_idem_put(db *d, const order_idem *idem, int reply_status,
     return end_write(d, c, err);
 }
 
-shop_err order_store_idem_answer(db *d, int64_t order_id, int reply_status, const char *reply_body)
+shop_err order_store_idem_answer(db *d, int64_t order_id, int reply_status, const char *reply_body,
+                                 order_steps *log)
 {
     db_conn *c = db_begin_write(d);
     if (c == NULL)
         return SHOP_EDB;
     shop_err err = idem_finish_ref(c, ORDER_IDEM_SCOPE, order_id, reply_status, reply_body) == 0
-                       ? SHOP_OK
+                       ? write_log(c, order_id, log, NULL, false)
                        : SHOP_EDB;
-    return end_write(d, c, err);
+    return end_logged_write(d, c, err, log);
+}
+
+shop_err order_store_steps_flush(db *d, int64_t order_id, order_steps *log)
+{
+    if (log == NULL || log->n == 0)
+        return SHOP_OK;
+    db_conn *c = db_begin_write(d);
+    if (c == NULL)
+        return SHOP_EDB;
+    return end_logged_write(d, c, write_log(c, order_id, log, NULL, false), log);
+}
+
+shop_err order_store_steps(db *d, int64_t order_id, order_step *out, size_t cap, size_t *n)
+{
+    int rc;
+    *n = 0;
+    db_conn *c = db_reader(d);
+    if (c == NULL)
+        return SHOP_EDB;
+    sqlite3_stmt *st = db_prepare(c, SQL_GET_STEPS);
+    if (st == NULL)
+        return SHOP_EDB;
+    sqlite3_bind_int64(st, 1, order_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)cap);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+        order_step *s = &out[(*n)++];
+        order_step_set(s, sqlite3_column_int64(st, 1), NULL, db_column_text(st, 2),
+                       db_column_text(st, 3), sqlite3_column_int(st, 4), db_column_text(st, 5),
+                       sqlite3_column_int64(st, 6), db_column_text(st, 7),
+                       sqlite3_column_int(st, 8) != 0);
+        s->payment_id = sqlite3_column_int64(st, 0);
+    }
+    db_stmt_done(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SHOP_OK : SHOP_EDB;
 }
 
 shop_err order_store_idem_purge(db *d, int64_t now_s)

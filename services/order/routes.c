@@ -1,7 +1,7 @@
 /* order-service's HTTP routes: parse and validate, run the saga or read the
- * store, render the reply. POST /orders honours Idempotency-Key (API.md
- * "Retries"): the key is stored with the order's PENDING row and answered in
- * the transaction that writes its final state. */
+ * store (and the saga log: GET /orders/{orderId}/saga), render the reply. POST /orders honours
+ * Idempotency-Key (API.md "Retries"): the key is stored with the order's PENDING row and answered
+ * in the transaction that writes its final state. */
 #include "routes.h"
 
 #include <stdbool.h>
@@ -152,6 +152,21 @@ static int handle_get(http_req *req)
     return reply_order(req, 200, &order);
 }
 
+/* GET /orders/{orderId}/saga: the saga view (API.md "Saga view"). */
+static int handle_saga(http_req *req)
+{
+    const order_app *app = req->app;
+    cJSON *view = NULL;
+    shop_err err = order_saga_view(app, req->params[0], req->request_id, &view);
+    if (err == SHOP_ENOTFOUND)
+        return http_reply_problem(req, "ORDER_NOT_FOUND", "order %lld does not exist",
+                                  (long long)req->params[0]);
+    if (err != SHOP_OK)
+        return http_reply_problem(req, "INTERNAL", "could not read the saga of order %lld",
+                                  (long long)req->params[0]);
+    return http_reply_json(req, 200, view);
+}
+
 /* Reads the optional "userId" of a cancel or pay body (which may be empty for
  * cancel). Returns false after answering 400. */
 static bool body_user(http_req *req, const cJSON *body, int64_t *user_id)
@@ -213,7 +228,8 @@ static int handle_pay(http_req *req)
     cJSON_Delete(body);
     if (!ok)
         return req->status;
-    if (order_saga_pay(app, req->params[0], payment_id, user_id, &order, &fail) == SHOP_OK)
+    if (order_saga_pay(app, req->params[0], payment_id, user_id, req->request_id, &order, &fail) ==
+        SHOP_OK)
         status = reply_order(req, 200, &order);
     else
         status = reply_fail(req, &fail);
@@ -318,6 +334,7 @@ const http_route order_routes[] = {
     {"POST", "/orders", handle_create, NULL},
     {"GET", "/orders", handle_list, NULL},
     {"GET", "/orders/{orderId}", handle_get, NULL},
+    {"GET", "/orders/{orderId}/saga", handle_saga, NULL},
     {"POST", "/orders/{orderId}/cancel", handle_cancel, NULL},
     {"POST", "/orders/{orderId}/pay", handle_pay, NULL},
 };

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
+#include "timeutil.h"
+
 static const char *const status_names[] = {
     [PAYMENT_PENDING] = "PENDING",
     [PAYMENT_COMPLETED] = "COMPLETED",
@@ -109,4 +112,127 @@ bool payment_ref(char *out, size_t outlen, const char *prefix, int64_t payment_i
         return false;
     int n = snprintf(out, outlen, "%s-%lld", prefix, (long long)payment_id);
     return n > 0 && (size_t)n < outlen;
+}
+
+/* The delivery object of p, or JSON null when it has no outbox row. */
+static cJSON *render_delivery(const payment_row *p)
+{
+    if (!p->has_delivery)
+        return cJSON_CreateNull();
+    cJSON *d = cJSON_CreateObject();
+    char at[TIME_RFC3339_LEN];
+    if (d == NULL ||
+        cJSON_AddStringToObject(d, "status", p->delivered ? "DELIVERED" : "PENDING") == NULL ||
+        !json_add_int(d, "attempts", p->attempts))
+        goto fail;
+    if (p->delivered) {
+        time_format_rfc3339(p->delivered_at, at);
+        if (cJSON_AddStringToObject(d, "deliveredAt", at) == NULL)
+            goto fail;
+    } else if (cJSON_AddNullToObject(d, "deliveredAt") == NULL) {
+        goto fail;
+    }
+    return d;
+fail:
+    cJSON_Delete(d);
+    return NULL;
+}
+
+cJSON *payment_render(const payment_row *p)
+{
+    char created[TIME_RFC3339_LEN];
+    const char *status = payment_status_name(p->status);
+    cJSON *o = cJSON_CreateObject();
+    time_format_rfc3339(p->created_at, created);
+    if (o == NULL || !json_add_int(o, "id", p->id) || !json_add_int(o, "orderId", p->order_id) ||
+        !json_add_int(o, "userId", p->user_id) || !json_add_int(o, "amount", p->amount) ||
+        cJSON_AddStringToObject(o, "status", status != NULL ? status : "UNKNOWN") == NULL ||
+        cJSON_AddStringToObject(o, "createdAt", created) == NULL)
+        goto fail;
+    cJSON *delivery = render_delivery(p);
+    if (delivery == NULL || !cJSON_AddItemToObject(o, "delivery", delivery)) {
+        cJSON_Delete(delivery);
+        goto fail;
+    }
+    return o;
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}
+
+/* ---- the saga log ------------------------------------------------------- */
+
+void payment_steps_init(payment_steps *log, const char *request_id, const char *prefix)
+{
+    log->request_id = request_id;
+    log->prefix = prefix;
+    log->n = 0;
+}
+
+void payment_step_set(payment_step *st, const payment_steps *log, int64_t payment_id,
+                      int64_t order_id, int64_t at_us, const char *prefix, const char *name,
+                      const char *peer, int http_status, const char *error, int64_t duration_ms,
+                      bool compensation)
+{
+    memset(st, 0, sizeof *st);
+    st->at_us = at_us;
+    st->payment_id = payment_id;
+    st->order_id = order_id;
+    snprintf(st->step, sizeof st->step, "%s%s", prefix != NULL ? prefix : "", name);
+    snprintf(st->peer, sizeof st->peer, "%s", peer != NULL ? peer : "");
+    st->http_status = http_status;
+    snprintf(st->error, sizeof st->error, "%s", error != NULL ? error : "");
+    st->duration_ms = duration_ms > 0 ? duration_ms : 0;
+    snprintf(st->request_id, sizeof st->request_id, "%s",
+             log != NULL && log->request_id != NULL ? log->request_id : "");
+    st->compensation = compensation;
+}
+
+payment_step *payment_steps_next(payment_steps *log)
+{
+    if (log->n >= PAYMENT_STEPS_MAX)
+        return NULL;
+    return &log->items[log->n++];
+}
+
+void payment_step_format_at(int64_t at_us, char *out)
+{
+    char whole[TIME_RFC3339_LEN];
+    if (at_us < 0)
+        at_us = 0;
+    time_format_rfc3339(at_us / 1000000, whole);
+    snprintf(out, PAYMENT_STEP_AT_LEN, "%.19s.%06dZ", whole, (int)(at_us % 1000000));
+}
+
+/* Adds name: the string s, or null when s is empty. */
+static bool add_str_or_null(cJSON *obj, const char *name, const char *s)
+{
+    return (s[0] != '\0' ? cJSON_AddStringToObject(obj, name, s)
+                         : cJSON_AddNullToObject(obj, name)) != NULL;
+}
+
+cJSON *payment_step_render(const payment_step *st)
+{
+    char at[PAYMENT_STEP_AT_LEN];
+    cJSON *obj = cJSON_CreateObject();
+    payment_step_format_at(st->at_us, at);
+    if (obj == NULL || cJSON_AddStringToObject(obj, "at", at) == NULL ||
+        cJSON_AddStringToObject(obj, "service", "payment") == NULL ||
+        cJSON_AddStringToObject(obj, "step", st->step) == NULL ||
+        !add_str_or_null(obj, "peer", st->peer) ||
+        !json_add_id_or_null(obj, "httpStatus", st->http_status) ||
+        !add_str_or_null(obj, "error", st->error) ||
+        !json_add_int(obj, "durationMs", st->duration_ms) ||
+        !add_str_or_null(obj, "requestId", st->request_id) ||
+        cJSON_AddBoolToObject(obj, "compensation", st->compensation) == NULL ||
+        !json_add_id_or_null(obj, "paymentId", st->payment_id)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+bool payment_outbox_attempt_logged(int64_t attempts)
+{
+    return attempts >= 1 && (attempts & (attempts - 1)) == 0;
 }

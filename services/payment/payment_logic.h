@@ -1,13 +1,16 @@
 /* Pure rules of the payment service: payment states and which transitions the
  * pay saga and the settler may make, the outbox backoff, the per-call timeout
- * inside the saga deadline, and the settler's verdict on a void reply. No
- * civetweb, curl or SQLite here, so unit tests call it with plain values. */
+ * inside the saga deadline, the settler's verdict on a void reply, the
+ * Payment JSON and the steps of the saga log. No civetweb, curl or SQLite
+ * here, so unit tests call it with plain values. */
 #ifndef PAYMENT_LOGIC_H
 #define PAYMENT_LOGIC_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #define PAYMENT_OUTBOX_FIRST_BACKOFF_MS 200 /* first retry of a delivery */
 #define PAYMENT_REF_LEN 40                  /* "refund-" + 15 digits + NUL fits */
@@ -79,9 +82,93 @@ typedef enum payment_settle_action {
 
 payment_settle_action payment_settle_action_for(const char *void_status);
 
+/* A payment and its delivery (the outbox row, when there is one). */
+typedef struct payment_row {
+    int64_t id;
+    int64_t order_id;
+    int64_t user_id;
+    int64_t amount;    /* 0 while unknown */
+    bool amount_known; /* false until the saga has read the order */
+    payment_status status;
+    int64_t created_at; /* epoch seconds */
+    int64_t updated_at;
+    bool has_delivery; /* an outbox row exists */
+    bool delivered;    /* outbox status DELIVERED */
+    int64_t attempts;
+    int64_t delivered_at; /* epoch seconds; 0 when not delivered */
+} payment_row;
+
+/* The Payment JSON of API.md, with "delivery" null when p has no outbox
+ * row. Returns a new object (caller cJSON_Deletes) or NULL when out of
+ * memory. */
+cJSON *payment_render(const payment_row *p);
+
 /* Writes "<prefix>-<payment_id>" into out (outlen >= PAYMENT_REF_LEN): the
  * user-service ref of the debit ("pay") or of the refund ("refund"). Returns
  * false when it does not fit. */
 bool payment_ref(char *out, size_t outlen, const char *prefix, int64_t payment_id);
+
+/* ---- the saga log -------------------------------------------------------- */
+
+#define PAYMENT_STEP_NAME_LEN 48
+#define PAYMENT_STEP_PEER_LEN 24
+#define PAYMENT_STEP_ERROR_LEN 48
+#define PAYMENT_STEP_RID_LEN 128
+#define PAYMENT_STEPS_MAX 16
+#define PAYMENT_STEP_AT_LEN 28 /* "2026-11-24T12:00:00.123456Z" plus NUL */
+
+/* One step of a pay saga (or of the settler or the outbox worker on a
+ * payment): a call to a peer ("balance.debit" to "user") or a state change
+ * of the payment ("payment.completed", no peer). */
+typedef struct payment_step {
+    int64_t at_us; /* when it began: wall clock, microseconds since the epoch */
+    int64_t payment_id;
+    int64_t order_id;
+    char step[PAYMENT_STEP_NAME_LEN];
+    char peer[PAYMENT_STEP_PEER_LEN];   /* "" for a state change */
+    int http_status;                    /* the peer's status; 0 when none */
+    char error[PAYMENT_STEP_ERROR_LEN]; /* "timeout", "unavailable", a problem code; "" */
+    int64_t duration_ms;
+    char request_id[PAYMENT_STEP_RID_LEN + 1];
+    bool compensation; /* a refund: it undoes the debit */
+} payment_step;
+
+/* The steps of one run that are not stored yet: the store writes them with
+ * the run's next state change (same transaction) and empties the list. */
+typedef struct payment_steps {
+    const char *request_id; /* of the run; copied into every step */
+    const char *prefix;     /* put before call names: "" or "settle." */
+    size_t n;
+    payment_step items[PAYMENT_STEPS_MAX];
+} payment_steps;
+
+/* Empties log and sets its request id and prefix (either may be NULL). */
+void payment_steps_init(payment_steps *log, const char *request_id, const char *prefix);
+
+/* Fills *st for payment_id of order_id: named prefix + name (prefix may be
+ * NULL), peer and error (NULL: none), http_status (0: none), the log's
+ * request id. Too-long strings are cut. */
+void payment_step_set(payment_step *st, const payment_steps *log, int64_t payment_id,
+                      int64_t order_id, int64_t at_us, const char *prefix, const char *name,
+                      const char *peer, int http_status, const char *error, int64_t duration_ms,
+                      bool compensation);
+
+/* The next free slot of log (counted as used), or NULL when log is full. */
+payment_step *payment_steps_next(payment_steps *log);
+
+/* Writes at_us as RFC 3339 UTC with microseconds into out
+ * (>= PAYMENT_STEP_AT_LEN): "2026-11-24T12:00:00.123456Z". */
+void payment_step_format_at(int64_t at_us, char *out);
+
+/* One step as the saga view shows it: {"at","service":"payment","step",
+ * "peer","httpStatus","error","durationMs","requestId","compensation",
+ * "paymentId"}, null for what is absent. Returns a new object (caller
+ * cJSON_Deletes) or NULL when out of memory. */
+cJSON *payment_step_render(const payment_step *st);
+
+/* True when the outbox worker records a failed delivery attempt in the saga
+ * log: the 1st, 2nd, 4th, 8th, ... so that a long outage leaves a few steps,
+ * not one per retry. */
+bool payment_outbox_attempt_logged(int64_t attempts);
 
 #endif

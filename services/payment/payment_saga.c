@@ -1,12 +1,16 @@
 /* The pay saga and the settler's finishing of cut-short payments (see
  * payment_saga.h). Every state change of a payment is a conditional update
- * from PENDING; every call that moves money is keyed by the payment id. */
+ * from PENDING; every call that moves money is keyed by the payment id. The
+ * steps of a run are kept in memory and written with the payment's next
+ * state change, in its transaction, along with the answer for the
+ * payment's Idempotency-Key when that change settles it. */
 #include "payment_saga.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 #include "log.h"
@@ -23,8 +27,33 @@ typedef struct saga {
     int64_t order_id;
     int64_t user_id;
     int64_t amount;
+    int64_t created_at; /* epoch seconds, as the payment row has it */
     payment_outcome *out;
+    payment_steps log; /* the steps not stored yet */
 } saga;
+
+/* What a call stands for in the saga log. */
+typedef struct step_desc {
+    const char *name; /* "balance.debit"; the log's prefix goes before it */
+    const char *peer; /* "user" */
+    bool compensation;
+} step_desc;
+
+static const step_desc ORDER_READ = {"order.read", "order", false};
+static const step_desc BALANCE_CHECK = {"balance.check", "user", false};
+static const step_desc BALANCE_DEBIT = {"balance.debit", "user", false};
+static const step_desc BALANCE_REFUND = {"balance.refund", "user", true};
+static const step_desc ORDER_MARK_PAID = {"order.mark_paid", "order", false};
+static const step_desc ORDER_CANCEL = {"order.cancel", "order", false};
+static const step_desc DEBIT_VOID = {"void", "user", false};
+
+/* Wall-clock microseconds since the epoch: the time of a step. */
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void set_problem(payment_outcome *o, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -48,14 +77,96 @@ static void set_upstream(payment_outcome *o, const char *peer, http_result *r)
     memset(r, 0, sizeof *r);
     o->pass_upstream = true;
     o->peer = peer;
-    if (o->upstream.transport == HTTP_T_TIMEOUT)
-        o->status = 504;
-    else if (o->upstream.transport != HTTP_T_OK)
-        o->status = 503;
-    else if (o->upstream.status >= 400)
-        o->status = (int)o->upstream.status;
-    else
-        o->status = 502;
+    o->status = 0; /* payment_outcome_render says what it comes to */
+}
+
+/* Renders the outcome as the answer to send: o->status, o->content_type and
+ * o->body (as http_reply_upstream would pass a peer's reply on). */
+static void render(payment_outcome *o)
+{
+    const http_result *u = &o->upstream;
+    free(o->body);
+    o->body = NULL;
+    o->content_type = "application/problem+json";
+    if (o->status == 201) {
+        cJSON *json = payment_render(&o->payment);
+        o->body = json != NULL ? json_print(json) : NULL;
+        cJSON_Delete(json);
+        o->content_type = "application/json";
+        return;
+    }
+    if (!o->pass_upstream) {
+        o->body = problem_render(o->status, o->code, o->detail);
+        return;
+    }
+    if (u->transport == HTTP_T_TIMEOUT) {
+        set_problem(o, "UPSTREAM_TIMEOUT", "%s did not answer in time", o->peer);
+    } else if (u->transport != HTTP_T_OK) {
+        set_problem(o, "SERVICE_UNAVAILABLE", "%s cannot be reached", o->peer);
+    } else if (u->status >= 400 && u->body != NULL &&
+               strstr(u->content_type, "application/problem+json") != NULL) {
+        o->status = (int)u->status;
+        o->body = strdup(u->body);
+        return;
+    } else {
+        log_error(NULL, "%s answered %ld unexpectedly", o->peer, u->status);
+        set_problem(o, "BAD_GATEWAY", "%s answered %ld", o->peer, u->status);
+    }
+    o->pass_upstream = true; /* set_problem cleared it; the peer stays named */
+    o->body = problem_render(o->status, o->code, o->detail);
+}
+
+/* The answer the outcome stands for now, for the payment's key. */
+static payment_answer answer_now(saga *s)
+{
+    render(s->out);
+    return (payment_answer){.status = s->out->status, .body = s->out->body};
+}
+
+/* A free slot of the log; a full log is stored first. */
+static payment_step *slot(saga *s)
+{
+    payment_step *st = payment_steps_next(&s->log);
+    if (st != NULL)
+        return st;
+    if (payment_store_steps_flush(s->app->db, &s->log) == SHOP_OK)
+        return payment_steps_next(&s->log);
+    log_warn(s->rid, "payment %lld: saga log full; a step is not recorded",
+             (long long)s->payment_id);
+    memmove(&s->log.items[0], &s->log.items[1], (PAYMENT_STEPS_MAX - 1) * sizeof s->log.items[0]);
+    return &s->log.items[PAYMENT_STEPS_MAX - 1];
+}
+
+/* What the saga log says went wrong with a call: "timeout", "unavailable",
+ * the peer's problem code, "bad reply" (a 2xx we cannot read); NULL when it
+ * went well. */
+static const char *result_error(const http_result *r)
+{
+    if (r->transport == HTTP_T_TIMEOUT)
+        return "timeout";
+    if (r->transport != HTTP_T_OK)
+        return "unavailable";
+    if (r->status >= 200 && r->status < 300)
+        return r->json != NULL ? NULL : "bad reply";
+    const char *code = http_result_code(r);
+    return code[0] != '\0' ? code : NULL;
+}
+
+/* Fills *st as the state change name of s's payment, now. */
+static const payment_step *state_step(saga *s, payment_step *st, const char *name,
+                                      bool compensation)
+{
+    payment_step_set(st, &s->log, s->payment_id, s->order_id, now_us(), NULL, name, NULL, 0, NULL,
+                     0, compensation);
+    return st;
+}
+
+/* Stores what the log still holds in a transaction of its own. */
+static void flush(saga *s)
+{
+    if (payment_store_steps_flush(s->app->db, &s->log) != SHOP_OK)
+        log_warn(s->rid, "payment %lld: could not store %zu saga steps", (long long)s->payment_id,
+                 s->log.n);
 }
 
 /* True when the call may or may not have had its effect: no full reply, a
@@ -72,12 +183,13 @@ static bool is_success(const http_result *r)
     return !is_transient(r) && r->status >= 200 && r->status < 300;
 }
 
-/* Calls method base+path with body (may be NULL) within the saga deadline.
- * Always fills r (free with http_result_free). */
-static void call(saga *s, const char *method, const char *base, const char *path, const cJSON *body,
-                 http_result *r)
+/* Calls method base+path with body (may be NULL) within the saga deadline
+ * and notes it in the log as d. Always fills r (free with http_result_free). */
+static void call(saga *s, const step_desc *d, const char *method, const char *base,
+                 const char *path, const cJSON *body, http_result *r)
 {
     int64_t timeout = payment_call_timeout_ms(s->app->call_timeout_ms, s->deadline, time_mono_ms());
+    int64_t at_us = now_us();
     char *text = NULL;
     if (timeout == 0) {
         memset(r, 0, sizeof *r);
@@ -102,6 +214,9 @@ static void call(saga *s, const char *method, const char *base, const char *path
     };
     http_client_do(&c, r);
 out:
+    payment_step_set(slot(s), &s->log, s->payment_id, s->order_id, at_us, s->log.prefix, d->name,
+                     d->peer, r->transport == HTTP_T_OK ? (int)r->status : 0, result_error(r),
+                     r->duration_ms, d->compensation);
     if (r->transport != HTTP_T_OK)
         log_warn(s->rid, "payment %lld: %s", (long long)s->payment_id, r->error);
     free(text);
@@ -135,19 +250,26 @@ static void db_failed(saga *s)
     set_problem(s->out, "INTERNAL", "payment %lld: database error", (long long)s->payment_id);
 }
 
-/* Nothing happened: the PENDING row goes, as if it had never been made. */
+/* Nothing happened: the PENDING row goes, as if it had never been made, with
+ * its steps; the key gets the outcome as its answer in the same transaction. */
 static void forget(saga *s)
 {
-    shop_err e = payment_store_delete_pending(s->app->db, s->payment_id);
+    payment_answer a = answer_now(s);
+    shop_err e = payment_store_delete_pending(s->app->db, s->payment_id, &a);
     if (e != SHOP_OK)
         log_warn(s->rid, "payment %lld: could not delete (%d)", (long long)s->payment_id, e);
+    s->log.n = 0;
 }
 
-/* PENDING -> to. Fills the outcome and returns false when it did not happen. */
-static bool transition(saga *s, payment_status to)
+/* PENDING -> to, recorded as the step state_name, with the outcome as the
+ * key's answer. Fills the outcome and returns false when it did not happen. */
+static bool transition(saga *s, payment_status to, const char *state_name, bool compensation)
 {
+    payment_step st;
+    payment_answer a = answer_now(s);
     shop_err e = payment_store_transition(s->app->db, s->payment_id, PAYMENT_PENDING, to,
-                                          time_now_ms() / 1000);
+                                          time_now_ms() / 1000, &s->log,
+                                          state_step(s, &st, state_name, compensation), &a);
     if (e == SHOP_ECONFLICT)
         lost(s);
     else if (e != SHOP_OK)
@@ -155,9 +277,9 @@ static bool transition(saga *s, payment_status to)
     return e == SHOP_OK;
 }
 
-/* Asks order-service to cancel the order (with compensation). user_id > 0
- * makes order-service check the owner. Returns the reply in r. */
-static void cancel_order(saga *s, int64_t user_id, http_result *r)
+/* Asks order-service to cancel the order (with compensation), noted as d.
+ * user_id > 0 makes order-service check the owner. Returns the reply in r. */
+static void cancel_order(saga *s, const step_desc *d, int64_t user_id, http_result *r)
 {
     char path[64];
     snprintf(path, sizeof path, "/orders/%lld/cancel", (long long)s->order_id);
@@ -172,27 +294,27 @@ static void cancel_order(saga *s, int64_t user_id, http_result *r)
         snprintf(r->error, sizeof r->error, "out of memory");
         return;
     }
-    call(s, "POST", s->app->order_url, path, body, r);
+    call(s, d, "POST", s->app->order_url, path, body, r);
     cJSON_Delete(body);
 }
 
-/* The payment fails for good (short balance): FAILED, then the order is
- * cancelled with compensation before the reply (402). */
+/* The payment fails for good (short balance): FAILED with the answer 402,
+ * then the order is cancelled with compensation before the reply. */
 static void fail_short(saga *s, int64_t balance)
 {
-    if (!transition(s, PAYMENT_FAILED))
+    set_problem(s->out, "INSUFFICIENT_BALANCE", "balance %lld is below the amount %lld",
+                (long long)balance, (long long)s->amount);
+    if (!transition(s, PAYMENT_FAILED, "payment.failed", false))
         return;
     http_result r;
-    cancel_order(s, 0, &r);
+    cancel_order(s, &ORDER_CANCEL, 0, &r);
     if (is_transient(&r)) {
-        /* FAILED stays; the order is cancelled by its TTL or a retry. */
+        /* FAILED stays (its key keeps the 402); the order is cancelled by its
+         * TTL or a retry. */
         set_upstream(s->out, "order", &r);
-    } else {
-        if (!is_success(&r))
-            log_warn(s->rid, "payment %lld: cancel of order %lld answered %ld",
-                     (long long)s->payment_id, (long long)s->order_id, r.status);
-        set_problem(s->out, "INSUFFICIENT_BALANCE", "balance %lld is below the amount %lld",
-                    (long long)balance, (long long)s->amount);
+    } else if (!is_success(&r)) {
+        log_warn(s->rid, "payment %lld: cancel of order %lld answered %ld",
+                 (long long)s->payment_id, (long long)s->order_id, r.status);
     }
     http_result_free(&r);
 }
@@ -200,51 +322,53 @@ static void fail_short(saga *s, int64_t balance)
 /* A peer refused definitively before any money moved: FAILED, pass it on. */
 static void fail_refused(saga *s, const char *peer, http_result *r)
 {
-    if (transition(s, PAYMENT_FAILED))
-        set_upstream(s->out, peer, r);
+    set_upstream(s->out, peer, r);
+    transition(s, PAYMENT_FAILED, "payment.failed", false);
 }
 
-/* Step 1: the order must exist, be this user's and CREATED. Sets s->amount. */
+/* Step 1: the order must exist, be this user's and CREATED. Sets s->amount.
+ * When it is not, the payment is forgotten with its steps. */
 static bool read_order(saga *s)
 {
     char path[64];
     bool go_on = false;
     http_result r;
     snprintf(path, sizeof path, "/orders/%lld", (long long)s->order_id);
-    call(s, "GET", s->app->order_url, path, NULL, &r);
+    call(s, &ORDER_READ, "GET", s->app->order_url, path, NULL, &r);
     if (is_transient(&r)) {
         set_upstream(s->out, "order", &r);
         goto out;
     }
     if (r.status == 404) {
-        forget(s);
         set_problem(s->out, "ORDER_NOT_FOUND", "order %lld not found", (long long)s->order_id);
+        forget(s);
         goto out;
     }
     int64_t owner = 0, amount = 0;
     const char *status = r.json != NULL ? json_peek_string(r.json, "status") : NULL;
     if (r.status != 200 || !json_peek_int(r.json, "userId", &owner) ||
         !json_peek_int(r.json, "finalAmount", &amount) || amount < 0) {
-        forget(s);
         set_upstream(s->out, "order", &r);
+        forget(s);
         goto out;
     }
     switch (payment_order_check(owner, status, s->user_id)) {
     case PAYMENT_ORDER_FORBIDDEN:
-        forget(s);
         set_problem(s->out, "FORBIDDEN", "order %lld is not user %lld's", (long long)s->order_id,
                     (long long)s->user_id);
+        forget(s);
         goto out;
     case PAYMENT_ORDER_NOT_PAYABLE:
-        forget(s);
         set_problem(s->out, "ORDER_NOT_PAYABLE", "order %lld is %s", (long long)s->order_id,
                     status != NULL ? status : "in an unknown state");
+        forget(s);
         goto out;
     case PAYMENT_ORDER_OK:
         break;
     }
     s->amount = amount;
-    shop_err e = payment_store_set_amount(s->app->db, s->payment_id, amount, time_now_ms() / 1000);
+    shop_err e =
+        payment_store_set_amount(s->app->db, s->payment_id, amount, time_now_ms() / 1000, &s->log);
     if (e == SHOP_ECONFLICT)
         lost(s);
     else if (e != SHOP_OK)
@@ -263,7 +387,7 @@ static bool check_balance(saga *s)
     http_result r;
     int64_t balance = 0;
     snprintf(path, sizeof path, "/users/%lld/balance", (long long)s->user_id);
-    call(s, "GET", s->app->user_url, path, NULL, &r);
+    call(s, &BALANCE_CHECK, "GET", s->app->user_url, path, NULL, &r);
     if (is_transient(&r)) {
         set_upstream(s->out, "user", &r);
     } else if (!is_success(&r)) {
@@ -293,7 +417,7 @@ static bool debit(saga *s)
         set_problem(s->out, "INTERNAL", "out of memory");
         return false;
     }
-    call(s, "POST", s->app->user_url, path, body, &r);
+    call(s, &BALANCE_DEBIT, "POST", s->app->user_url, path, body, &r);
     cJSON_Delete(body);
     const char *code = http_result_code(&r);
     if (is_transient(&r)) {
@@ -312,22 +436,23 @@ static bool debit(saga *s)
 }
 
 /* Credits the debit back (keyed "refund-<payment id>") and marks REFUNDED
- * (FAILED for an amount of 0: nothing was debited). Returns false (outcome
- * filled, payment still PENDING) when the credit did not certainly happen. */
+ * (FAILED for an amount of 0: nothing was debited), with the outcome as the
+ * key's answer. Returns false (outcome replaced, payment still PENDING) when
+ * the credit did not certainly happen. */
 static bool refund(saga *s)
 {
     char path[64];
     bool done = false;
     http_result r = {0};
     if (s->amount == 0)
-        return transition(s, PAYMENT_FAILED); /* nothing was debited */
+        return transition(s, PAYMENT_FAILED, "payment.failed", false); /* nothing was debited */
     snprintf(path, sizeof path, "/users/%lld/credits", (long long)s->user_id);
     cJSON *body = ref_body(s, "refund", s->amount);
     if (body == NULL) {
         set_problem(s->out, "INTERNAL", "out of memory");
         return false;
     }
-    call(s, "POST", s->app->user_url, path, body, &r);
+    call(s, &BALANCE_REFUND, "POST", s->app->user_url, path, body, &r);
     cJSON_Delete(body);
     if (is_transient(&r)) {
         set_upstream(s->out, "user", &r);
@@ -337,14 +462,15 @@ static bool refund(saga *s)
         set_problem(s->out, "INTERNAL", "payment %lld: the refund was refused",
                     (long long)s->payment_id);
     } else {
-        done = transition(s, PAYMENT_REFUNDED);
+        done = transition(s, PAYMENT_REFUNDED, "payment.refunded", true);
     }
     http_result_free(&r);
     return done;
 }
 
 /* Step 4: order-service marks the order PAID. OUT: *order (the order's reply,
- * caller cJSON_Deletes) when it did. */
+ * caller cJSON_Deletes) when it did. A refusal (the order was cancelled
+ * meanwhile) is passed on once the money is back. */
 static bool mark_paid(saga *s, cJSON **order)
 {
     char path[64];
@@ -358,7 +484,7 @@ static bool mark_paid(saga *s, cJSON **order)
         set_problem(s->out, "INTERNAL", "out of memory");
         return false;
     }
-    call(s, "POST", s->app->order_url, path, body, &r);
+    call(s, &ORDER_MARK_PAID, "POST", s->app->order_url, path, body, &r);
     cJSON_Delete(body);
     if (is_transient(&r)) {
         set_upstream(s->out, "order", &r);
@@ -367,11 +493,10 @@ static bool mark_paid(saga *s, cJSON **order)
         r.json = NULL;
         go_on = true;
     } else {
-        /* Cancelled (or otherwise unpayable) meanwhile: the money goes back. */
         log_info(s->rid, "payment %lld: order %lld refused payment (%ld %s); refunding",
                  (long long)s->payment_id, (long long)s->order_id, r.status, http_result_code(&r));
-        if (refund(s))
-            set_upstream(s->out, "order", &r);
+        set_upstream(s->out, "order", &r);
+        refund(s);
     }
     http_result_free(&r);
     return go_on;
@@ -410,28 +535,41 @@ out:
     return text;
 }
 
-/* Step 5: COMPLETED and the outbox row in one transaction; wakes the worker. */
+/* Step 5: COMPLETED, the outbox row and the key's 201 in one transaction;
+ * wakes the worker. */
 static void complete(saga *s, const cJSON *order)
 {
     char *payload = outbox_payload(s, order);
+    payment_step st;
     if (payload == NULL) {
         set_problem(s->out, "INTERNAL", "out of memory");
         return;
     }
     int64_t now_ms = time_now_ms();
-    shop_err e = payment_store_complete(s->app->db, s->payment_id, s->order_id, payload,
-                                        now_ms / 1000, now_ms);
-    free(payload);
-    if (e == SHOP_ECONFLICT) {
-        lost(s);
-        return;
-    }
-    if (e != SHOP_OK || payment_store_get(s->app->db, s->payment_id, &s->out->payment) != SHOP_OK) {
-        db_failed(s);
-        return;
-    }
+    s->out->payment = (payment_row){
+        .id = s->payment_id,
+        .order_id = s->order_id,
+        .user_id = s->user_id,
+        .amount = s->amount,
+        .amount_known = true,
+        .status = PAYMENT_COMPLETED,
+        .created_at = s->created_at,
+        .updated_at = now_ms / 1000,
+        .has_delivery = true,
+    };
     s->out->status = 201;
-    payment_workers_wake(s->app->workers);
+    s->out->pass_upstream = false;
+    payment_answer a = answer_now(s);
+    shop_err e =
+        payment_store_complete(s->app->db, s->payment_id, s->order_id, payload, now_ms / 1000,
+                               now_ms, &s->log, state_step(s, &st, "payment.completed", false), &a);
+    free(payload);
+    if (e == SHOP_ECONFLICT)
+        lost(s);
+    else if (e != SHOP_OK)
+        db_failed(s);
+    else
+        payment_workers_wake(s->app->workers);
 }
 
 /* Steps 4 and 5, shared by the saga and the settler. */
@@ -443,9 +581,39 @@ static void finish(saga *s)
     cJSON_Delete(order);
 }
 
-void payment_saga_pay(payment_app *app, const char *rid, int64_t order_id, int64_t user_id,
-                      payment_outcome *out)
+/* Step 0: the PENDING row (and the key). Returns false with the outcome
+ * rendered when the saga goes no further. */
+static bool insert_pending(saga *s, const payment_idem *idem)
 {
+    bool key_taken = false;
+    int64_t now_s = time_now_ms() / 1000;
+    shop_err e = payment_store_insert_pending(s->app->db, s->order_id, s->user_id, now_s, idem,
+                                              &s->payment_id, &key_taken);
+    if (e == SHOP_OK) {
+        s->created_at = now_s;
+        return true;
+    }
+    if (key_taken) {
+        set_problem(s->out, "IDEMPOTENCY_KEY_IN_USE",
+                    "a request with this Idempotency-Key is running; retry later");
+    } else if (e == SHOP_ECONFLICT) {
+        set_problem(s->out, "ORDER_NOT_PAYABLE", "order %lld already has a payment",
+                    (long long)s->order_id);
+        payment_answer a = answer_now(s);
+        if (idem != NULL && a.body != NULL &&
+            payment_store_idem_put(s->app->db, idem, a.status, a.body) != SHOP_OK)
+            log_warn(s->rid, "could not store the answer for an Idempotency-Key");
+    } else {
+        set_problem(s->out, "INTERNAL", "database error");
+    }
+    render(s->out);
+    return false;
+}
+
+void payment_saga_pay(payment_app *app, const char *rid, int64_t order_id, int64_t user_id,
+                      const payment_idem *idem, payment_outcome *out)
+{
+    payment_step pending;
     memset(out, 0, sizeof *out);
     saga s = {
         .app = app,
@@ -455,35 +623,42 @@ void payment_saga_pay(payment_app *app, const char *rid, int64_t order_id, int64
         .user_id = user_id,
         .out = out,
     };
-    shop_err e = payment_store_insert_pending(app->db, order_id, user_id, time_now_ms() / 1000,
-                                              &s.payment_id);
-    if (e == SHOP_ECONFLICT) {
-        set_problem(out, "ORDER_NOT_PAYABLE", "order %lld already has a payment",
-                    (long long)order_id);
+    payment_steps_init(&s.log, rid, NULL);
+    if (!insert_pending(&s, idem))
         return;
-    }
-    if (e != SHOP_OK) {
-        set_problem(out, "INTERNAL", "database error");
-        return;
-    }
+    /* Written with the amount (once the order checks pass), or with the run's
+     * end; a payment that is forgotten leaves no steps. */
+    *slot(&s) = *state_step(&s, &pending, "payment.pending", false);
     if (read_order(&s) && check_balance(&s) && debit(&s))
         finish(&s);
+    flush(&s);
+    render(out);
     log_info(rid, "payment %lld order=%lld user=%lld amount=%lld -> %d", (long long)s.payment_id,
              (long long)order_id, (long long)user_id, (long long)s.amount, out->status);
 }
 
 /* Settler, "VOIDED": no money moved. The order is cancelled (checked against
- * the payer, as the saga may never have read it), then the payment FAILED. */
+ * the payer, as the saga may never have read it), then the payment FAILED;
+ * its key's answer: the cancel's 403 or 404 passed on, else 409
+ * ORDER_NOT_PAYABLE (the payment did not happen; the order is cancelled or
+ * cannot be paid). */
 static bool settle_failed(saga *s)
 {
+    static const step_desc cancel = {"order.cancel", "order", false};
     http_result r;
     bool done = false;
-    cancel_order(s, s->user_id, &r);
+    cancel_order(s, &cancel, s->user_id, &r);
     if (is_transient(&r)) {
         log_warn(NULL, "settler: payment %lld: cancel of order %lld not done; next round",
                  (long long)s->payment_id, (long long)s->order_id);
     } else {
-        done = transition(s, PAYMENT_FAILED);
+        if (r.status == 403 || r.status == 404)
+            set_upstream(s->out, "order", &r);
+        else
+            set_problem(s->out, "ORDER_NOT_PAYABLE",
+                        "payment %lld was not completed; order %lld is not payable",
+                        (long long)s->payment_id, (long long)s->order_id);
+        done = transition(s, PAYMENT_FAILED, "payment.failed", false);
     }
     http_result_free(&r);
     return done;
@@ -510,7 +685,7 @@ static payment_settle_action void_debit(saga *s)
     if (body == NULL)
         return PAYMENT_SETTLE_RETRY;
     snprintf(path, sizeof path, "/users/%lld/debits/void", (long long)s->user_id);
-    call(s, "POST", s->app->user_url, path, body, &r);
+    call(s, &DEBIT_VOID, "POST", s->app->user_url, path, body, &r);
     cJSON_Delete(body);
     if (is_success(&r))
         action = payment_settle_action_for(json_peek_string(r.json, "status"));
@@ -527,17 +702,22 @@ static payment_settle_action void_debit(saga *s)
 
 bool payment_saga_settle(payment_app *app, const payment_row *p)
 {
+    char rid[HTTP_REQUEST_ID_LEN + 1];
     payment_outcome out;
     memset(&out, 0, sizeof out);
+    http_request_id_new(rid);
     saga s = {
         .app = app,
+        .rid = rid,
         .deadline = time_mono_ms() + app->call_timeout_ms * 4, /* void, pay, credit, cancel */
         .payment_id = p->id,
         .order_id = p->order_id,
         .user_id = p->user_id,
         .amount = p->amount,
+        .created_at = p->created_at,
         .out = &out,
     };
+    payment_steps_init(&s.log, rid, "settle.");
     bool done = false;
     /* No debit is ever made for a known amount of 0: nothing to void. */
     payment_settle_action action =
@@ -548,9 +728,11 @@ bool payment_saga_settle(payment_app *app, const payment_row *p)
         finish(&s);
         done = still_pending(&s) == 0;
     }
+    /* Steps not written with a state change belong to a round that settled
+     * nothing: the next round repeats them, so they are not kept. */
     payment_outcome_release(&out);
     if (done)
-        log_info(NULL, "settler: payment %lld settled", (long long)p->id);
+        log_info(rid, "settler: payment %lld settled", (long long)p->id);
     return done;
 }
 
@@ -559,4 +741,6 @@ void payment_outcome_release(payment_outcome *out)
     if (out == NULL)
         return;
     http_result_free(&out->upstream);
+    free(out->body);
+    out->body = NULL;
 }

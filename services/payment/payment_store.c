@@ -1,6 +1,7 @@
 /* Every SQL statement of the payment service (see payment_store.h). */
 #include "payment_store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,55 +32,171 @@ static const char migration_1[] =
     "  delivered_at INTEGER);"
     "CREATE INDEX outbox_due ON outbox(status, next_attempt_ms);";
 
-const char *const payment_store_migrations[] = {migration_1};
-const int payment_store_n_migrations = 1;
+/* The saga log (steps of payments that were discarded are never written, so
+ * every step's payment row exists) and the Idempotency-Keys of POST /payments. */
+static const char migration_2[] =
+    "CREATE TABLE saga_steps ("
+    "  id INTEGER PRIMARY KEY,"
+    "  order_id INTEGER NOT NULL,"
+    "  payment_id INTEGER NOT NULL,"
+    "  at_us INTEGER NOT NULL,"
+    "  step TEXT NOT NULL,"
+    "  peer TEXT,"
+    "  http_status INTEGER,"
+    "  error TEXT,"
+    "  duration_ms INTEGER NOT NULL CHECK (duration_ms >= 0),"
+    "  request_id TEXT,"
+    "  compensation INTEGER NOT NULL CHECK (compensation IN (0, 1)));"
+    "CREATE INDEX saga_steps_order ON saga_steps(order_id, at_us, id);" IDEM_SCHEMA;
+
+const char *const payment_store_migrations[] = {migration_1, migration_2};
+const int payment_store_n_migrations = 2;
 
 static bool is_constraint(int rc)
 {
     return (rc & 0xff) == SQLITE_CONSTRAINT;
 }
 
+/* Ends a write transaction: commits when result is SHOP_OK, or SHOP_ECONFLICT
+ * with keep set (a conditional write that lost but wrote steps), else rolls
+ * back. On a commit log (may be NULL) is empty again. Returns result, or
+ * SHOP_EDB when the commit failed. */
+static shop_err end_write(db *d, db_conn *c, shop_err result, bool keep, payment_steps *log)
+{
+    if (result != SHOP_OK && !(result == SHOP_ECONFLICT && keep)) {
+        db_rollback(d, c);
+        return result;
+    }
+    if (db_commit(d, c) != 0)
+        return SHOP_EDB;
+    if (log != NULL)
+        log->n = 0;
+    return result;
+}
+
+/* Steps st to the end and resets it; logs a failure. Returns SQLite's code. */
+static int step_once(db_conn *c, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    db_stmt_done(st);
+    if (rc != SQLITE_DONE && !is_constraint(rc))
+        log_error(NULL, "payment_store: %s: %s", what, sqlite3_errmsg(db_handle(c)));
+    return rc;
+}
+
+static shop_err insert_step(db_conn *c, const payment_step *s)
+{
+    static const char sql[] =
+        "INSERT INTO saga_steps(order_id, payment_id, at_us, step, peer, http_status, error, "
+        "duration_ms, request_id, compensation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    sqlite3_stmt *st = db_prepare(c, sql);
+    if (st == NULL)
+        return SHOP_EDB;
+    sqlite3_bind_int64(st, 1, s->order_id);
+    sqlite3_bind_int64(st, 2, s->payment_id);
+    sqlite3_bind_int64(st, 3, s->at_us);
+    sqlite3_bind_text(st, 4, s->step, -1, SQLITE_STATIC);
+    db_bind_text_or_null(st, 5, s->peer[0] != '\0' ? s->peer : NULL);
+    if (s->http_status > 0)
+        sqlite3_bind_int(st, 6, s->http_status);
+    db_bind_text_or_null(st, 7, s->error[0] != '\0' ? s->error : NULL);
+    sqlite3_bind_int64(st, 8, s->duration_ms);
+    db_bind_text_or_null(st, 9, s->request_id[0] != '\0' ? s->request_id : NULL);
+    sqlite3_bind_int(st, 10, s->compensation ? 1 : 0);
+    return step_once(c, st, "saga step") == SQLITE_DONE ? SHOP_OK : SHOP_EDB;
+}
+
+/* Writes log's steps (log may be NULL) and, when won, the state step (may
+ * be NULL), inside the caller's transaction. */
+static shop_err write_log(db_conn *c, const payment_steps *log, const payment_step *state, bool won)
+{
+    for (size_t i = 0; log != NULL && i < log->n; i++)
+        if (insert_step(c, &log->items[i]) != SHOP_OK)
+            return SHOP_EDB;
+    return won && state != NULL ? insert_step(c, state) : SHOP_OK;
+}
+
+/* Settles the key bound to payment id (if any) with answer (may be NULL),
+ * inside the caller's transaction. */
+static shop_err apply_answer(db_conn *c, int64_t id, const payment_answer *answer)
+{
+    if (answer == NULL)
+        return SHOP_OK;
+    int rc = answer->status < 500
+                 ? idem_finish_ref(c, PAYMENT_IDEM_SCOPE, id, answer->status, answer->body)
+                 : idem_forget_ref(c, PAYMENT_IDEM_SCOPE, id);
+    return rc == 0 ? SHOP_OK : SHOP_EDB;
+}
+
+/* True when idem's key is free (not stored yet); *result is SHOP_ECONFLICT
+ * (with *taken) or SHOP_EDB when it is not. Looked up on the writer, so
+ * the answer holds until the transaction ends. */
+static bool key_free(db_conn *c, const payment_idem *idem, bool *taken, shop_err *result)
+{
+    idem_record rec;
+    idem_outcome outcome = idem_lookup(c, PAYMENT_IDEM_SCOPE, idem->key, idem->request, &rec);
+    idem_record_free(&rec);
+    if (outcome == IDEM_NEW)
+        return true;
+    *taken = outcome != IDEM_ERROR;
+    *result = *taken ? SHOP_ECONFLICT : SHOP_EDB;
+    return false;
+}
+
 shop_err payment_store_insert_pending(db *d, int64_t order_id, int64_t user_id, int64_t now_s,
-                                      int64_t *id)
+                                      const payment_idem *idem, int64_t *id, bool *key_taken)
 {
     static const char sql[] = "INSERT INTO payments(order_id, user_id, amount, status, "
                               "created_at, updated_at) VALUES (?1, ?2, NULL, 'PENDING', ?3, ?3)";
     shop_err result = SHOP_EDB;
+    *key_taken = false;
     db_conn *c = db_begin_write(d);
     if (c == NULL)
         return SHOP_EDB;
+    /* The key first: a repeat of a running request is IDEMPOTENCY_KEY_IN_USE,
+     * not a second payment of the order. */
+    if (idem != NULL && !key_free(c, idem, key_taken, &result))
+        goto out;
+    result = SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, sql);
     if (st == NULL)
         goto out;
     sqlite3_bind_int64(st, 1, order_id);
     sqlite3_bind_int64(st, 2, user_id);
     sqlite3_bind_int64(st, 3, now_s);
-    int rc = sqlite3_step(st);
-    db_stmt_done(st);
+    int rc = step_once(c, st, "insert");
     if (is_constraint(rc)) {
         result = SHOP_ECONFLICT;
         goto out;
     }
-    if (rc != SQLITE_DONE) {
-        log_error(NULL, "payment_store: insert: %s", sqlite3_errmsg(db_handle(c)));
+    if (rc != SQLITE_DONE)
         goto out;
-    }
     *id = sqlite3_last_insert_rowid(db_handle(c));
-    result = SHOP_OK;
+    if (idem == NULL || idem_reserve(c, PAYMENT_IDEM_SCOPE, idem->key, idem->request, *id) == 0)
+        result = SHOP_OK;
 out:
-    if (result == SHOP_OK) {
-        if (db_commit(d, c) != 0)
-            result = SHOP_EDB;
-    } else {
-        db_rollback(d, c);
-    }
-    return result;
+    return end_write(d, c, result, false, NULL);
 }
 
-/* Runs one parameterised UPDATE/DELETE (binding int64 args 1..n) in its own
- * write transaction. Returns SHOP_OK when exactly one row changed,
- * SHOP_ECONFLICT when none did, SHOP_EDB on error. */
-static shop_err write_one(db *d, const char *sql, const int64_t *args, int n)
+/* After a conditional UPDATE/DELETE of payment id inside the caller's
+ * transaction: writes log, and when one row changed, state and answer.
+ * Returns SHOP_OK, SHOP_ECONFLICT when no row changed, or SHOP_EDB. */
+static shop_err conditional_tail(db_conn *c, int64_t id, const payment_steps *log,
+                                 const payment_step *state, const payment_answer *answer)
+{
+    bool won = sqlite3_changes(db_handle(c)) == 1;
+    if (write_log(c, log, state, won) != SHOP_OK || (won && apply_answer(c, id, answer) != SHOP_OK))
+        return SHOP_EDB;
+    return won ? SHOP_OK : SHOP_ECONFLICT;
+}
+
+/* In one write transaction: sql (binding int64 args 1..n) must change
+ * exactly one row of payment id; then conditional_tail. Returns SHOP_OK,
+ * SHOP_ECONFLICT when no row changed (log is written all the same), or
+ * SHOP_EDB (nothing is). */
+static shop_err write_one(db *d, const char *sql, const int64_t *args, int n, int64_t id,
+                          payment_steps *log, const payment_step *state,
+                          const payment_answer *answer)
 {
     shop_err result = SHOP_EDB;
     db_conn *c = db_begin_write(d);
@@ -90,40 +207,31 @@ static shop_err write_one(db *d, const char *sql, const int64_t *args, int n)
         goto out;
     for (int i = 0; i < n; i++)
         sqlite3_bind_int64(st, i + 1, args[i]);
-    int rc = sqlite3_step(st);
-    db_stmt_done(st);
-    if (rc != SQLITE_DONE) {
-        log_error(NULL, "payment_store: write: %s", sqlite3_errmsg(db_handle(c)));
-        goto out;
-    }
-    result = sqlite3_changes(db_handle(c)) == 1 ? SHOP_OK : SHOP_ECONFLICT;
+    if (step_once(c, st, "write") == SQLITE_DONE)
+        result = conditional_tail(c, id, log, state, answer);
 out:
-    if (result == SHOP_OK) {
-        if (db_commit(d, c) != 0)
-            result = SHOP_EDB;
-    } else {
-        db_rollback(d, c);
-    }
-    return result;
+    return end_write(d, c, result, true, log);
 }
 
-shop_err payment_store_delete_pending(db *d, int64_t id)
+shop_err payment_store_delete_pending(db *d, int64_t id, const payment_answer *answer)
 {
     static const char sql[] = "DELETE FROM payments WHERE id = ?1 AND status = 'PENDING'";
     int64_t args[] = {id};
-    return write_one(d, sql, args, 1);
+    return write_one(d, sql, args, 1, id, NULL, NULL, answer);
 }
 
-shop_err payment_store_set_amount(db *d, int64_t id, int64_t amount, int64_t now_s)
+shop_err payment_store_set_amount(db *d, int64_t id, int64_t amount, int64_t now_s,
+                                  payment_steps *log)
 {
     static const char sql[] = "UPDATE payments SET amount = ?2, updated_at = ?3 "
                               "WHERE id = ?1 AND status = 'PENDING'";
     int64_t args[] = {id, amount, now_s};
-    return write_one(d, sql, args, 3);
+    return write_one(d, sql, args, 3, id, log, NULL, NULL);
 }
 
 shop_err payment_store_transition(db *d, int64_t id, payment_status from, payment_status to,
-                                  int64_t now_s)
+                                  int64_t now_s, payment_steps *log, const payment_step *state,
+                                  const payment_answer *answer)
 {
     static const char sql[] = "UPDATE payments SET status = ?3, updated_at = ?4 "
                               "WHERE id = ?1 AND status = ?2";
@@ -140,25 +248,15 @@ shop_err payment_store_transition(db *d, int64_t id, payment_status from, paymen
     sqlite3_bind_text(st, 2, payment_status_name(from), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, payment_status_name(to), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now_s);
-    int rc = sqlite3_step(st);
-    db_stmt_done(st);
-    if (rc != SQLITE_DONE) {
-        log_error(NULL, "payment_store: transition: %s", sqlite3_errmsg(db_handle(c)));
-        goto out;
-    }
-    result = sqlite3_changes(db_handle(c)) == 1 ? SHOP_OK : SHOP_ECONFLICT;
+    if (step_once(c, st, "transition") == SQLITE_DONE)
+        result = conditional_tail(c, id, log, state, answer);
 out:
-    if (result == SHOP_OK) {
-        if (db_commit(d, c) != 0)
-            result = SHOP_EDB;
-    } else {
-        db_rollback(d, c);
-    }
-    return result;
+    return end_write(d, c, result, true, log);
 }
 
 shop_err payment_store_complete(db *d, int64_t id, int64_t order_id, const char *payload,
-                                int64_t now_s, int64_t now_ms)
+                                int64_t now_s, int64_t now_ms, payment_steps *log,
+                                const payment_step *state, const payment_answer *answer)
 {
     static const char upd[] = "UPDATE payments SET status = 'COMPLETED', updated_at = ?2 "
                               "WHERE id = ?1 AND status = 'PENDING'";
@@ -174,14 +272,12 @@ shop_err payment_store_complete(db *d, int64_t id, int64_t order_id, const char 
         goto out;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_s);
-    int rc = sqlite3_step(st);
-    db_stmt_done(st);
-    if (rc != SQLITE_DONE)
-        goto out_log;
-    if (sqlite3_changes(db_handle(c)) != 1) {
-        result = SHOP_ECONFLICT;
+    if (step_once(c, st, "complete") != SQLITE_DONE)
         goto out;
-    }
+    result = conditional_tail(c, id, log, state, answer);
+    if (result != SHOP_OK)
+        goto out;
+    result = SHOP_EDB;
     st = db_prepare(c, ins);
     if (st == NULL)
         goto out;
@@ -189,22 +285,50 @@ shop_err payment_store_complete(db *d, int64_t id, int64_t order_id, const char 
     sqlite3_bind_int64(st, 2, order_id);
     sqlite3_bind_text(st, 3, payload, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now_ms);
-    rc = sqlite3_step(st);
-    db_stmt_done(st);
-    if (rc != SQLITE_DONE)
-        goto out_log;
-    result = SHOP_OK;
-    goto out;
-out_log:
-    log_error(NULL, "payment_store: complete: %s", sqlite3_errmsg(db_handle(c)));
+    if (step_once(c, st, "outbox") == SQLITE_DONE)
+        result = SHOP_OK;
 out:
-    if (result == SHOP_OK) {
-        if (db_commit(d, c) != 0)
-            result = SHOP_EDB;
-    } else {
-        db_rollback(d, c);
+    return end_write(d, c, result, true, log);
+}
+
+shop_err payment_store_steps_flush(db *d, payment_steps *log)
+{
+    if (log == NULL || log->n == 0)
+        return SHOP_OK;
+    db_conn *c = db_begin_write(d);
+    if (c == NULL)
+        return SHOP_EDB;
+    return end_write(d, c, write_log(c, log, NULL, false), false, log);
+}
+
+shop_err payment_store_steps(db *d, int64_t order_id, int64_t user_id, payment_step *out,
+                             size_t cap, size_t *n)
+{
+    static const char sql[] =
+        "SELECT s.payment_id, s.at_us, s.step, s.peer, s.http_status, s.error, s.duration_ms, "
+        "s.request_id, s.compensation FROM saga_steps s JOIN payments p ON p.id = s.payment_id "
+        "WHERE s.order_id = ?1 AND (?2 = 0 OR p.user_id = ?2) ORDER BY s.at_us, s.id LIMIT ?3";
+    int rc;
+    *n = 0;
+    db_conn *c = db_reader(d);
+    if (c == NULL)
+        return SHOP_EDB;
+    sqlite3_stmt *st = db_prepare(c, sql);
+    if (st == NULL)
+        return SHOP_EDB;
+    sqlite3_bind_int64(st, 1, order_id);
+    sqlite3_bind_int64(st, 2, user_id > 0 ? user_id : 0);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)cap);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+        payment_step *s = &out[(*n)++];
+        payment_step_set(s, NULL, sqlite3_column_int64(st, 0), order_id,
+                         sqlite3_column_int64(st, 1), NULL, db_column_text(st, 2),
+                         db_column_text(st, 3), sqlite3_column_int(st, 4), db_column_text(st, 5),
+                         sqlite3_column_int64(st, 6), sqlite3_column_int(st, 8) != 0);
+        snprintf(s->request_id, sizeof s->request_id, "%s", db_column_text(st, 7));
     }
-    return result;
+    db_stmt_done(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SHOP_OK : SHOP_EDB;
 }
 
 /* The columns every payment read selects, in this order. */
@@ -341,22 +465,22 @@ shop_err payment_store_outbox_next(db *d, int64_t now_ms, payment_outbox_msg *ms
 }
 
 shop_err payment_store_outbox_delivered(db *d, int64_t payment_id, int64_t attempts,
-                                        int64_t delivered_at_s)
+                                        int64_t delivered_at_s, const payment_step *st)
 {
     static const char sql[] = "UPDATE outbox SET status = 'DELIVERED', attempts = ?2, "
                               "delivered_at = ?3 WHERE payment_id = ?1 AND status = 'PENDING'";
     int64_t args[] = {payment_id, attempts, delivered_at_s};
-    shop_err e = write_one(d, sql, args, 3);
+    shop_err e = write_one(d, sql, args, 3, payment_id, NULL, st, NULL);
     return e == SHOP_ECONFLICT ? SHOP_OK : e;
 }
 
 shop_err payment_store_outbox_retry(db *d, int64_t payment_id, int64_t attempts,
-                                    int64_t next_attempt_ms)
+                                    int64_t next_attempt_ms, const payment_step *st)
 {
     static const char sql[] = "UPDATE outbox SET attempts = ?2, next_attempt_ms = ?3 "
                               "WHERE payment_id = ?1 AND status = 'PENDING'";
     int64_t args[] = {payment_id, attempts, next_attempt_ms};
-    shop_err e = write_one(d, sql, args, 3);
+    shop_err e = write_one(d, sql, args, 3, payment_id, NULL, st, NULL);
     return e == SHOP_ECONFLICT ? SHOP_OK : e;
 }
 
@@ -366,4 +490,39 @@ void payment_outbox_msg_release(payment_outbox_msg *msg)
         return;
     free(msg->payload);
     msg->payload = NULL;
+}
+
+idem_outcome payment_store_idem_lookup(db *d, const payment_idem *idem, idem_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    db_conn *c = db_reader(d);
+    if (c == NULL)
+        return IDEM_ERROR;
+    return idem_lookup(c, PAYMENT_IDEM_SCOPE, idem->key, idem->request, rec);
+}
+
+shop_err payment_store_idem_put(db *d, const payment_idem *idem, int status, const char *body)
+{
+    shop_err result = SHOP_EDB;
+    idem_record rec;
+    db_conn *c = db_begin_write(d);
+    if (c == NULL)
+        return SHOP_EDB;
+    idem_outcome outcome = idem_lookup(c, PAYMENT_IDEM_SCOPE, idem->key, idem->request, &rec);
+    idem_record_free(&rec);
+    if (outcome == IDEM_NEW)
+        result = idem_store(c, PAYMENT_IDEM_SCOPE, idem->key, idem->request, status, body) == 0
+                     ? SHOP_OK
+                     : SHOP_EDB;
+    else if (outcome != IDEM_ERROR)
+        result = SHOP_OK; /* stored meanwhile: the first answer stands */
+    return end_write(d, c, result, false, NULL);
+}
+
+shop_err payment_store_idem_purge(db *d, int64_t now_s)
+{
+    db_conn *c = db_begin_write(d);
+    if (c == NULL)
+        return SHOP_EDB;
+    return end_write(d, c, idem_purge(c, now_s) == 0 ? SHOP_OK : SHOP_EDB, false, NULL);
 }

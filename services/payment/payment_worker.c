@@ -84,6 +84,8 @@ static void settle_round(payment_workers *w)
     }
     for (size_t i = 0; i < n && !stopping(w); i++)
         payment_saga_settle(app, &rows[i]);
+    if (!stopping(w) && payment_store_idem_purge(app->db, time_now_ms() / 1000) != SHOP_OK)
+        log_warn(NULL, "settler: could not purge old idempotency keys");
 }
 
 static void *settler_main(void *arg)
@@ -96,13 +98,42 @@ static void *settler_main(void *arg)
     return NULL;
 }
 
-/* One delivery attempt of msg; records the result. */
+/* Wall-clock microseconds since the epoch: the time of a step. */
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Fills *st: attempt `attempts` of msg's delivery, begun at at_us, ended as
+ * r, named name ("outbox.delivered" or "outbox.attempt"). */
+static const payment_step *delivery_step(payment_step *st, const payment_outbox_msg *msg,
+                                         const char *rid, int64_t at_us, const http_result *r,
+                                         const char *name)
+{
+    payment_steps log;
+    const char *error = r->transport == HTTP_T_TIMEOUT ? "timeout"
+                        : r->transport != HTTP_T_OK    ? "unavailable"
+                        : r->status >= 300             ? http_result_code(r)
+                                                       : NULL;
+    payment_steps_init(&log, rid, NULL);
+    payment_step_set(st, &log, msg->payment_id, msg->order_id, at_us, NULL, name, "data-platform",
+                     r->transport == HTTP_T_OK ? (int)r->status : 0,
+                     error != NULL && error[0] != '\0' ? error : NULL, r->duration_ms, false);
+    return st;
+}
+
+/* One delivery attempt of msg; records the result (and, for a success or a
+ * failed attempt payment_outbox_attempt_logged picks, its step). */
 static void deliver(payment_workers *w, const payment_outbox_msg *msg)
 {
     payment_app *app = w->app;
     char rid[HTTP_REQUEST_ID_LEN + 1];
+    payment_step st;
     http_result r;
     http_request_id_new(rid);
+    int64_t at_us = now_us();
     http_call c = {
         .method = "POST",
         .base_url = app->data_platform_url,
@@ -116,8 +147,9 @@ static void deliver(payment_workers *w, const payment_outbox_msg *msg)
     int64_t attempts = msg->attempts + 1;
     int64_t now_ms = time_now_ms();
     if (r.transport == HTTP_T_OK && r.status >= 200 && r.status < 300) {
-        if (payment_store_outbox_delivered(app->db, msg->payment_id, attempts, now_ms / 1000) !=
-            SHOP_OK)
+        if (payment_store_outbox_delivered(
+                app->db, msg->payment_id, attempts, now_ms / 1000,
+                delivery_step(&st, msg, rid, at_us, &r, "outbox.delivered")) != SHOP_OK)
             log_error(rid, "outbox: payment %lld delivered but not recorded",
                       (long long)msg->payment_id);
         else
@@ -129,8 +161,11 @@ static void deliver(payment_workers *w, const payment_outbox_msg *msg)
                  (long long)msg->payment_id, (long long)attempts, r.status,
                  r.transport != HTTP_T_OK ? " " : "", r.transport != HTTP_T_OK ? r.error : "",
                  (long long)delay);
-        if (payment_store_outbox_retry(app->db, msg->payment_id, attempts, now_ms + delay) !=
-            SHOP_OK)
+        if (payment_store_outbox_retry(
+                app->db, msg->payment_id, attempts, now_ms + delay,
+                payment_outbox_attempt_logged(attempts)
+                    ? delivery_step(&st, msg, rid, at_us, &r, "outbox.attempt")
+                    : NULL) != SHOP_OK)
             log_error(rid, "outbox: payment %lld: cannot record the attempt",
                       (long long)msg->payment_id);
     }

@@ -1,91 +1,95 @@
-/* The payment service's routes: POST /payments runs the pay saga, GET
- * /payments/{id} and GET /payments read what is stored. HTTP in and out
- * only; the saga lives in payment_saga.c, SQL in payment_store.c. */
+/* The payment service's routes: POST /payments runs the pay saga (with
+ * Idempotency-Key), GET /payments/{id} and GET /payments read what is
+ * stored, GET /payments/saga reads the saga log of an order's payments for
+ * order-service's saga view. HTTP in and out only; the saga lives in
+ * payment_saga.c, SQL in payment_store.c. */
 #include "routes.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "http_client.h"
+#include "idempotency.h"
 #include "json.h"
+#include "log.h"
 #include "payment_logic.h"
 #include "payment_saga.h"
 #include "payment_store.h"
 #include "timeutil.h"
 
-/* The delivery object of p, or JSON null when it has no outbox row. */
-static cJSON *render_delivery(const payment_row *p)
+/* Looks at Idempotency-Key. Returns 0 to go on (*idem is the key, or NULL
+ * when there is none); else the status of the answer already sent (a bad
+ * key, a replay, a key in use or reused). buf->request is malloc'd when
+ * *idem is set (caller frees). */
+static int idem_check(http_req *req, payment_idem *buf, const payment_idem **idem)
 {
-    if (!p->has_delivery)
-        return cJSON_CreateNull();
-    cJSON *d = cJSON_CreateObject();
-    char at[TIME_RFC3339_LEN];
-    if (d == NULL ||
-        cJSON_AddStringToObject(d, "status", p->delivered ? "DELIVERED" : "PENDING") == NULL ||
-        !json_add_int(d, "attempts", p->attempts))
-        goto fail;
-    if (p->delivered) {
-        time_format_rfc3339(p->delivered_at, at);
-        if (cJSON_AddStringToObject(d, "deliveredAt", at) == NULL)
-            goto fail;
-    } else if (cJSON_AddNullToObject(d, "deliveredAt") == NULL) {
-        goto fail;
+    payment_app *app = req->app;
+    idem_record rec;
+    const char *key;
+    *idem = NULL;
+    buf->request = NULL;
+    if (!idem_key_from_request(req, &key))
+        return req->status;
+    if (key == NULL)
+        return 0;
+    char *request = idem_request_text(req);
+    if (request == NULL)
+        return http_reply_problem(req, "INTERNAL", "out of memory");
+    buf->key = key;
+    buf->request = request;
+    idem_outcome outcome = payment_store_idem_lookup(app->db, buf, &rec);
+    if (outcome == IDEM_NEW) {
+        *idem = buf;
+        return 0;
     }
-    return d;
-fail:
-    cJSON_Delete(d);
-    return NULL;
+    int status = outcome == IDEM_REPLAY ? idem_reply(req, &rec) : idem_reply_refusal(req, outcome);
+    idem_record_free(&rec);
+    free(request);
+    buf->request = NULL;
+    return status;
 }
 
-/* Payment JSON (API.md), or NULL when out of memory. */
-static cJSON *render_payment(const payment_row *p)
+/* 400 for a body that is not a payment request, stored for idem first. */
+static int reply_invalid(http_req *req, const payment_idem *idem, const json_err *err)
 {
-    char created[TIME_RFC3339_LEN];
-    const char *status = payment_status_name(p->status);
-    cJSON *o = cJSON_CreateObject();
-    time_format_rfc3339(p->created_at, created);
-    if (o == NULL || !json_add_int(o, "id", p->id) || !json_add_int(o, "orderId", p->order_id) ||
-        !json_add_int(o, "userId", p->user_id) || !json_add_int(o, "amount", p->amount) ||
-        cJSON_AddStringToObject(o, "status", status != NULL ? status : "UNKNOWN") == NULL ||
-        cJSON_AddStringToObject(o, "createdAt", created) == NULL)
-        goto fail;
-    cJSON *delivery = render_delivery(p);
-    if (delivery == NULL || !cJSON_AddItemToObject(o, "delivery", delivery)) {
-        cJSON_Delete(delivery);
-        goto fail;
-    }
-    return o;
-fail:
-    cJSON_Delete(o);
-    return NULL;
+    payment_app *app = req->app;
+    char *body = problem_render(400, "INVALID_REQUEST", err->msg);
+    if (body == NULL)
+        return http_reply_problem(req, "INTERNAL", "out of memory");
+    if (idem != NULL && payment_store_idem_put(app->db, idem, 400, body) != SHOP_OK)
+        log_warn(req->request_id, "could not store the answer for an Idempotency-Key");
+    int status = http_reply_raw(req, 400, "application/problem+json", body, strlen(body));
+    free(body);
+    return status;
 }
 
-static int reply_outcome(http_req *req, const payment_outcome *out)
-{
-    if (out->status == 201)
-        return http_reply_json(req, 201, render_payment(&out->payment));
-    if (out->pass_upstream)
-        return http_reply_upstream(req, out->peer, &out->upstream);
-    return http_reply_problem(req, out->code, "%s", out->detail);
-}
-
+/* POST /payments {"orderId","userId"}: the pay saga (Idempotency-Key honoured). */
 static int handle_create(http_req *req)
 {
     payment_app *app = req->app;
+    payment_idem idem_buf;
+    const payment_idem *idem = NULL;
     json_err err;
     int64_t order_id = 0, user_id = 0;
-    cJSON *body = http_parse_body(req);
-    if (body == NULL)
-        return req->status;
-    bool ok = json_get_int(body, "orderId", 1, JSON_INT_MAX, &order_id, &err) &&
+    int status = idem_check(req, &idem_buf, &idem);
+    if (status != 0)
+        return status;
+    cJSON *body = json_parse_object(req->body, req->body_len, &err);
+    bool ok = body != NULL && json_get_int(body, "orderId", 1, JSON_INT_MAX, &order_id, &err) &&
               json_get_int(body, "userId", 1, JSON_INT_MAX, &user_id, &err);
     cJSON_Delete(body);
-    if (!ok)
-        return http_reply_invalid(req, &err);
-    payment_outcome out;
-    payment_saga_pay(app, req->request_id, order_id, user_id, &out);
-    int status = reply_outcome(req, &out);
-    payment_outcome_release(&out);
+    if (!ok) {
+        status = reply_invalid(req, idem, &err);
+    } else {
+        payment_outcome out;
+        payment_saga_pay(app, req->request_id, order_id, user_id, idem, &out);
+        if (out.body != NULL)
+            status = http_reply_raw(req, out.status, out.content_type, out.body, strlen(out.body));
+        else
+            status = http_reply_problem(req, "INTERNAL", "out of memory");
+        payment_outcome_release(&out);
+    }
+    free((char *)idem_buf.request);
     return status;
 }
 
@@ -99,7 +103,7 @@ static int handle_get(http_req *req)
                                   (long long)req->params[0]);
     if (e != SHOP_OK)
         return http_reply_problem(req, "INTERNAL", "database error");
-    return http_reply_json(req, 200, render_payment(&p));
+    return http_reply_json(req, 200, payment_render(&p));
 }
 
 /* True when the query string names parameter name (with or without value). */
@@ -138,7 +142,7 @@ static cJSON *render_page(const payment_row *rows, size_t n, size_t limit)
     if (page == NULL || items == NULL)
         goto fail;
     for (size_t i = 0; i < n && i < limit; i++) {
-        cJSON *p = render_payment(&rows[i]);
+        cJSON *p = payment_render(&rows[i]);
         if (p == NULL || !cJSON_AddItemToArray(items, p)) {
             cJSON_Delete(p);
             goto fail;
@@ -183,9 +187,50 @@ static int handle_list(http_req *req)
     return status_sent;
 }
 
+/* GET /payments/saga?orderId=&userId= (userId optional): the saga steps of
+ * the order's payments (of that user's payments, when given), in time order:
+ * {"steps":[...]}. */
+static int handle_saga(http_req *req)
+{
+    payment_app *app = req->app;
+    int64_t order_id = 0, user_id = 0;
+    size_t n = 0;
+    if (!http_query_int(req, "orderId", 1, JSON_INT_MAX, 0, &order_id) || order_id == 0)
+        return http_reply_problem(req, "INVALID_REQUEST", "orderId: must be an id");
+    if (!http_query_int(req, "userId", 1, JSON_INT_MAX, 0, &user_id))
+        return http_reply_problem(req, "INVALID_REQUEST", "userId: must be an id");
+    payment_step *steps = calloc(PAYMENT_SAGA_MAX_STEPS, sizeof *steps);
+    if (steps == NULL)
+        return http_reply_problem(req, "INTERNAL", "out of memory");
+    int status;
+    if (payment_store_steps(app->db, order_id, user_id, steps, PAYMENT_SAGA_MAX_STEPS, &n) !=
+        SHOP_OK) {
+        status = http_reply_problem(req, "INTERNAL", "database error");
+        goto out;
+    }
+    cJSON *reply = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(reply, "steps");
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        cJSON *st = payment_step_render(&steps[i]);
+        if (st == NULL || !cJSON_AddItemToArray(list, st)) {
+            cJSON_Delete(st);
+            list = NULL;
+        }
+    }
+    if (list == NULL) {
+        cJSON_Delete(reply);
+        reply = NULL;
+    }
+    status = http_reply_json(req, 200, reply);
+out:
+    free(steps);
+    return status;
+}
+
 const http_route payment_routes[] = {
     {"POST", "/payments", handle_create, NULL},
     {"GET", "/payments", handle_list, NULL},
+    {"GET", "/payments/saga", handle_saga, NULL},
     {"GET", "/payments/{paymentId}", handle_get, NULL},
 };
 const size_t payment_n_routes = sizeof payment_routes / sizeof payment_routes[0];

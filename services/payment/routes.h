@@ -10,6 +10,7 @@
 #include "http_server.h"
 
 #define PAYMENT_URL_LEN 256
+#define PAYMENT_SAGA_MAX_STEPS 500 /* the most steps GET /payments/saga lists */
 
 struct payment_workers;
 

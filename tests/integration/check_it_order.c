@@ -3,7 +3,8 @@
  * exact amounts, every error with stock and coupons left exactly as before,
  * cancel and pay, Idempotency-Key, a coupon-service that hangs or dies, races
  * with real threads, kill -9 in the middle of sagas followed by recovery, the
- * payment TTL, and stopping on SIGTERM. */
+ * payment TTL, stopping on SIGTERM, and the saga view of each of these (with
+ * payment-service unreachable: only the order's steps, "partial"). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 
 static svc_proc item_svc, user_svc, coupon_svc, order_svc;
 static char *data_dir;
+static int payment_port; /* nothing listens there: the saga view is partial */
 
 static const char *const auth_headers[] = {TOKEN_HEADER, NULL};
 
@@ -57,7 +59,8 @@ static bool start_order(svc_proc *o, const char *dir, const char *log_name,
     snprintf(env[3], sizeof env[3], "ITEM_URL=http://127.0.0.1:%d", item_svc.port);
     snprintf(env[4], sizeof env[4], "USER_URL=http://127.0.0.1:%d", user_svc.port);
     snprintf(env[5], sizeof env[5], "COUPON_URL=http://127.0.0.1:%d", coupon_svc.port);
-    for (int i = 0; i < 6; i++)
+    snprintf(env[6], sizeof env[6], "PAYMENT_URL=http://127.0.0.1:%d", payment_port);
+    for (int i = 0; i < 7; i++)
         all[n++] = env[i];
     for (const char *const *e = extra; e != NULL && *e != NULL && n < 23; e++)
         all[n++] = *e;
@@ -80,6 +83,7 @@ static void stack_up_with(const char *const *order_env)
     user_svc.port = harness_free_port();
     coupon_svc.port = harness_free_port();
     order_svc.port = harness_free_port();
+    payment_port = harness_free_port();
     snprintf(item_svc.log_path, sizeof item_svc.log_path, "%s/item.log", data_dir);
     snprintf(user_svc.log_path, sizeof user_svc.log_path, "%s/user.log", data_dir);
     snprintf(coupon_svc.log_path, sizeof coupon_svc.log_path, "%s/coupon.log", data_dir);
@@ -404,6 +408,120 @@ static void cancel_ok(long long id, long long user)
     hresp_free(&r);
 }
 
+/* ------------------------------------------------------------- saga view */
+
+/* GET /orders/{id}/saga on port (200 asserted); the caller cJSON_Deletes. */
+static cJSON *saga_of(int port, long long id)
+{
+    char path[80];
+    hresp r;
+    snprintf(path, sizeof path, "/orders/%lld/saga", id);
+    long status = call(port, "GET", path, NULL, &r);
+    ck_assert_msg(status == 200, "GET %s: %ld %s", path, status, r.body);
+    cJSON *view = r.json;
+    r.json = NULL;
+    hresp_free(&r);
+    return view;
+}
+
+/* A step as "service step peer status[ !error][ comp]"; peer "-" and status
+ * 0 when absent. */
+static void step_line(const cJSON *st, char *out, size_t len)
+{
+    const cJSON *peer = cJSON_GetObjectItem(st, "peer");
+    const cJSON *status = cJSON_GetObjectItem(st, "httpStatus");
+    const cJSON *error = cJSON_GetObjectItem(st, "error");
+    size_t n = (size_t)snprintf(out, len, "%s %s %s %d", str_of(st, "service"), str_of(st, "step"),
+                                cJSON_IsString(peer) ? peer->valuestring : "-",
+                                cJSON_IsNumber(status) ? (int)status->valuedouble : 0);
+    if (cJSON_IsString(error))
+        n += (size_t)snprintf(out + n, len - n, " !%s", error->valuestring);
+    else
+        ck_assert(cJSON_IsNull(error));
+    if (cJSON_IsTrue(cJSON_GetObjectItem(st, "compensation")))
+        snprintf(out + n, len - n, " comp");
+    else
+        ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(st, "compensation")));
+}
+
+/* Asserts every step of view is well formed: "at" in RFC 3339 with
+ * microseconds and in time order, a request id, a duration. */
+static void expect_well_formed(const cJSON *view)
+{
+    const cJSON *st;
+    const char *prev = "";
+    cJSON_ArrayForEach(st, cJSON_GetObjectItem(view, "steps"))
+    {
+        const char *at = str_of(st, "at");
+        ck_assert_int_eq(strlen(at), 27);
+        ck_assert_int_eq(at[19], '.');
+        ck_assert_int_eq(at[26], 'Z');
+        ck_assert_msg(strcmp(prev, at) <= 0, "steps out of time order: %s then %s", prev, at);
+        prev = at;
+        ck_assert_int_gt(strlen(str_of(st, "requestId")), 0);
+        ck_assert_int_ge(harness_int(st, "durationMs"), 0);
+    }
+}
+
+/* The steps of order id's saga view on port, one step_line each, joined by
+ * "\n  " into out; asserts the view's order id, status (when non-NULL),
+ * partial (no payment-service here) and that it is well formed. */
+static void saga_lines(int port, long long id, const char *status, char *out, size_t len)
+{
+    char text[256];
+    size_t used = 0;
+    cJSON *view = saga_of(port, id);
+    ck_assert_int_eq(harness_int(view, "orderId"), id);
+    if (status != NULL)
+        ck_assert_str_eq(str_of(view, "status"), status);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(view, "partial")));
+    expect_well_formed(view);
+    out[0] = '\0';
+    const cJSON *st;
+    cJSON_ArrayForEach(st, cJSON_GetObjectItem(view, "steps"))
+    {
+        step_line(st, text, sizeof text);
+        used += (size_t)snprintf(out + used, len - used, "\n  %s", text);
+    }
+    cJSON_Delete(view);
+}
+
+/* want (NULL-ended) joined as saga_lines joins. */
+static void join_lines(const char *const *want, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (; *want != NULL; want++)
+        used += (size_t)snprintf(out + used, len - used, "\n  %s", *want);
+}
+
+/* Asserts the saga view of order id on port: its status and exactly the
+ * steps want (NULL-ended), in that order. */
+static void expect_saga(int port, long long id, const char *status, const char *const *want)
+{
+    char have[4096], wanted[4096];
+    saga_lines(port, id, status, have, sizeof have);
+    join_lines(want, wanted, sizeof wanted);
+    ck_assert_msg(strcmp(have, wanted) == 0, "order %lld saga:%s\nwanted:%s", id, have, wanted);
+}
+
+/* The first order of user (by id). */
+static long long first_order_of(long long user)
+{
+    char q[64];
+    snprintf(q, sizeof q, "userId=%lld", user);
+    cJSON *all = list_orders(order_svc.port, q);
+    ck_assert_int_gt(cJSON_GetArraySize(all), 0);
+    long long id = harness_int(cJSON_GetArrayItem(all, 0), "id");
+    cJSON_Delete(all);
+    return id;
+}
+
+#define CREATE_STEPS                                                                               \
+    "order user.check user 200", "order order.pending - 0", "order stock.check item 200",          \
+        "order stock.deduct item 200"
+#define COUPON_STEPS "order coupon.validate coupon 200", "order coupon.use coupon 200"
+
 /* -------------------------------------------------------- create: success */
 
 START_TEST(test_create_seed_walkthrough)
@@ -433,6 +551,20 @@ START_TEST(test_create_seed_walkthrough)
     cJSON *o = get_order(id);
     expect_amounts(o, "CREATED", 100000, 5000, 95000, 1);
     cJSON_Delete(o);
+    /* The saga view tells the story, every step under the request's id. */
+    static const char *const steps[] = {CREATE_STEPS, COUPON_STEPS, "order order.created - 0",
+                                        NULL};
+    expect_saga(order_svc.port, id, "CREATED", steps);
+    cJSON *view = saga_of(order_svc.port, id);
+    const cJSON *st;
+    const char *rid =
+        str_of(cJSON_GetArrayItem(cJSON_GetObjectItem(view, "steps"), 0), "requestId");
+    cJSON_ArrayForEach(st, cJSON_GetObjectItem(view, "steps"))
+    {
+        ck_assert_str_eq(str_of(st, "requestId"), rid);
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItem(st, "paymentId")));
+    }
+    cJSON_Delete(view);
 }
 END_TEST
 
@@ -519,6 +651,12 @@ START_TEST(test_get_and_list_routes)
     expect_problem(&r, 404, "ORDER_NOT_FOUND");
     call(order_svc.port, "GET", "/orders/abc", NULL, &r);
     expect_problem(&r, 400, "INVALID_REQUEST");
+    call(order_svc.port, "GET", "/orders/999999999/saga", NULL, &r);
+    expect_problem(&r, 404, "ORDER_NOT_FOUND");
+    call(order_svc.port, "GET", "/orders/abc/saga", NULL, &r);
+    expect_problem(&r, 400, "INVALID_REQUEST");
+    call(order_svc.port, "POST", "/orders/1/saga", NULL, &r);
+    expect_problem(&r, 405, "METHOD_NOT_ALLOWED");
     call(order_svc.port, "DELETE", "/orders/1", NULL, &r);
     expect_problem(&r, 405, "METHOD_NOT_ALLOWED");
     call(order_svc.port, "GET", "/orders?status=NOPE", NULL, &r);
@@ -667,6 +805,10 @@ START_TEST(test_out_of_stock_gives_everything_back)
     hresp r;
     post_order(user, one, 1, 0, &r);
     expect_problem(&r, 409, "OUT_OF_STOCK");
+    static const char *const refused[] = {"order user.check user 200", "order order.pending - 0",
+                                          "order stock.check item 409 !OUT_OF_STOCK",
+                                          "order order.failed - 0", NULL};
+    expect_saga(order_svc.port, first_order_of(user), "FAILED", refused);
     post_order(user, two, 2, uc, &r);
     expect_problem(&r, 409, "OUT_OF_STOCK");
     ck_assert_int_eq(stock_of(a), 10);
@@ -688,6 +830,10 @@ START_TEST(test_unknown_coupon_gives_stock_back)
     hresp r;
     post_order(user, l, 1, MISSING_ID, &r);
     expect_problem(&r, 404, "COUPON_NOT_FOUND");
+    static const char *const steps[] = {
+        CREATE_STEPS, "order coupon.validate coupon 404 !COUPON_NOT_FOUND",
+        "order stock.restore item 200 comp", "order order.failed - 0", NULL};
+    expect_saga(order_svc.port, first_order_of(user), "FAILED", steps);
     ck_assert_int_eq(stock_of(item), 10);
     ck_assert_int_eq(expect_all_failed(user), 1);
 }
@@ -741,6 +887,16 @@ START_TEST(test_cancel_gives_back_once)
     expect_coupon(user, uc, false, 0);
     expect_status(id, "CANCELLED");
     expect_status(id2, "CREATED");
+    /* One compensation in the saga, however often it was asked for. */
+    static const char *const steps[] = {CREATE_STEPS,
+                                        COUPON_STEPS,
+                                        "order order.created - 0",
+                                        "order order.cancelling - 0",
+                                        "order coupon.restore coupon 200 comp",
+                                        "order stock.restore item 200 comp",
+                                        "order order.cancelled - 0",
+                                        NULL};
+    expect_saga(order_svc.port, id, "CANCELLED", steps);
     /* The coupon can be used again. */
     long long id3 = order_ok(user, l, 1, uc);
     expect_coupon(user, uc, true, id3);
@@ -815,6 +971,13 @@ START_TEST(test_pay)
     ck_assert_str_eq(str_of(o, "status"), "PAID");
     ck_assert_int_eq(harness_int(o, "paymentId"), 77);
     cJSON_Delete(o);
+    static const char *const steps[] = {CREATE_STEPS, COUPON_STEPS, "order order.created - 0",
+                                        "order order.paid - 0", NULL};
+    expect_saga(order_svc.port, id, "PAID", steps);
+    cJSON *view = saga_of(order_svc.port, id);
+    const cJSON *paid = cJSON_GetArrayItem(cJSON_GetObjectItem(view, "steps"), 7);
+    ck_assert_int_eq(harness_int(paid, "paymentId"), 77);
+    cJSON_Delete(view);
     /* Pay after cancel: 409. */
     long long id2 = order_ok(user, l, 1, 0);
     cancel_ok(id2, user);
@@ -929,6 +1092,10 @@ START_TEST(test_coupon_service_hung_is_504)
     kill(coupon_svc.pid, SIGCONT);
     ck_assert_msg(r.ms >= 1900 && r.ms < 3500, "answered after %ld ms", r.ms);
     expect_problem(&r, 504, "UPSTREAM_TIMEOUT");
+    static const char *const steps[] = {CREATE_STEPS, "order coupon.validate coupon 0 !timeout",
+                                        "order stock.restore item 200 comp",
+                                        "order order.failed - 0", NULL};
+    expect_saga(order_svc.port, first_order_of(user), "FAILED", steps);
     ck_assert_int_eq(stock_of(item), 10);
     expect_coupon(user, uc, false, 0);
     ck_assert_int_eq(expect_all_failed(user), 1);
@@ -945,6 +1112,10 @@ START_TEST(test_coupon_service_down_is_503)
     post_order(user, l, 1, uc, &r);
     ck_assert_msg(r.ms < 2000, "answered after %ld ms", r.ms);
     expect_problem(&r, 503, "SERVICE_UNAVAILABLE");
+    static const char *const steps[] = {CREATE_STEPS, "order coupon.validate coupon 0 !unavailable",
+                                        "order stock.restore item 200 comp",
+                                        "order order.failed - 0", NULL};
+    expect_saga(order_svc.port, first_order_of(user), "FAILED", steps);
     ck_assert_int_eq(stock_of(item), 10);
     ck_assert_int_eq(expect_all_failed(user), 1);
     /* Orders without a coupon do not need coupon-service. */
@@ -1007,6 +1178,33 @@ START_TEST(test_twenty_orders_one_coupon)
     ck_assert_int_eq(count_orders(q), N - 1);
     snprintf(q, sizeof q, "userId=%lld&status=CREATED", user);
     ck_assert_int_eq(count_orders(q), 1);
+    /* Each loser's saga: refused at validate, or refused at use after a
+     * validate that passed (then the use is undone too). */
+    static const char *const won[] = {CREATE_STEPS, COUPON_STEPS, "order order.created - 0", NULL};
+    static const char *const at_validate[] = {
+        CREATE_STEPS, "order coupon.validate coupon 409 !COUPON_NOT_USABLE",
+        "order stock.restore item 200 comp", "order order.failed - 0", NULL};
+    static const char *const at_use[] = {CREATE_STEPS,
+                                         "order coupon.validate coupon 200",
+                                         "order coupon.use coupon 409 !COUPON_NOT_USABLE",
+                                         "order coupon.restore coupon 200 comp",
+                                         "order stock.restore item 200 comp",
+                                         "order order.failed - 0",
+                                         NULL};
+    char have[4096], want_validate[4096], want_use[4096];
+    join_lines(at_validate, want_validate, sizeof want_validate);
+    join_lines(at_use, want_use, sizeof want_use);
+    expect_saga(order_svc.port, winner, "CREATED", won);
+    snprintf(q, sizeof q, "userId=%lld&status=FAILED", user);
+    cJSON *all = list_orders(order_svc.port, q);
+    const cJSON *lost;
+    cJSON_ArrayForEach(lost, all)
+    {
+        saga_lines(order_svc.port, harness_int(lost, "id"), "FAILED", have, sizeof have);
+        ck_assert_msg(strcmp(have, want_validate) == 0 || strcmp(have, want_use) == 0,
+                      "order %lld saga:%s", harness_int(lost, "id"), have);
+    }
+    cJSON_Delete(all);
 }
 END_TEST
 
@@ -1050,6 +1248,7 @@ typedef struct crash_worker {
     int created, refused, lost;
     long long ids[1024];
     int n_ids;
+    char odd[512]; /* the first 201 whose body had no order id, with its headers */
 } crash_worker;
 
 static void *crash_thread(void *arg)
@@ -1064,6 +1263,8 @@ static void *crash_thread(void *arg)
         if (r.status == 201) {
             w->created++;
             w->ids[w->n_ids++] = harness_int(r.json, "id");
+            if (harness_int(r.json, "id") <= 0 && w->odd[0] == '\0')
+                snprintf(w->odd, sizeof w->odd, "%.200s | %.300s", r.body, r.headers);
         } else if (r.status == 409 || r.status == 404) {
             w->refused++;
         } else {
@@ -1134,8 +1335,47 @@ static void expect_consistent(int port, const long long *items, const long long 
                     ck_assert_str_eq(str_of(o, "status"), "CREATED");
                 }
             }
-            ck_assert(found);
+            ck_assert_msg(found, "order %lld was acknowledged (201) but is not among the %d listed",
+                          w[i].ids[j], cJSON_GetArraySize(all));
         }
+    }
+    cJSON_Delete(all);
+}
+
+/* Asserts the saga of every order after the crash: a CREATED one has its
+ * whole create saga (written with its CREATED); a FAILED one (only recovery
+ * fails orders here: stock is plenty and every coupon is used once) has the
+ * steps written with its PENDING row, then recovery's restores and FAILED
+ * (what the killed run had done was in memory). */
+static void expect_crash_sagas(int port)
+{
+    static const char *const created[] = {CREATE_STEPS, "order order.created - 0", NULL};
+    static const char *const created_coupon[] = {CREATE_STEPS, COUPON_STEPS,
+                                                 "order order.created - 0", NULL};
+    static const char *const failed[] = {"order user.check user 200", "order order.pending - 0",
+                                         "order recovery.stock.restore item 200 comp",
+                                         "order order.failed - 0", NULL};
+    static const char *const failed_coupon[] = {"order user.check user 200",
+                                                "order order.pending - 0",
+                                                "order recovery.coupon.restore coupon 200 comp",
+                                                "order recovery.stock.restore item 200 comp",
+                                                "order order.failed - 0",
+                                                NULL};
+    char have[4096], want[4096];
+    cJSON *all = list_orders(port, "");
+    const cJSON *o;
+    cJSON_ArrayForEach(o, all)
+    {
+        const char *st = str_of(o, "status");
+        bool coupon = !cJSON_IsNull(cJSON_GetObjectItem(o, "userCouponId"));
+        long long id = harness_int(o, "id");
+        if (strcmp(st, "CREATED") == 0)
+            join_lines(coupon ? created_coupon : created, want, sizeof want);
+        else
+            join_lines(coupon ? failed_coupon : failed, want, sizeof want);
+        saga_lines(port, id, st, have, sizeof have);
+        ck_assert_msg(strcmp(have, want) == 0, "%s order %lld saga:%s\nwanted:%s", st, id, have,
+                      want);
     }
     cJSON_Delete(all);
 }
@@ -1172,6 +1412,8 @@ START_TEST(test_kill9_mid_saga_then_recovery)
         lost += w[i].lost;
     }
     ck_assert_msg(created > 0, "no order was created before the kill");
+    for (int i = 0; i < CRASH_THREADS; i++)
+        ck_assert_msg(w[i].odd[0] == '\0', "a 201 without an order id: %s", w[i].odd);
     ck_assert_msg(lost > 0, "no request was cut off by the kill");
 
     /* Restart with a short deadline and a fast recovery loop. */
@@ -1193,6 +1435,7 @@ START_TEST(test_kill9_mid_saga_then_recovery)
     ck_assert_msg(pending == 0, "%d orders still PENDING after 15 s", pending);
     ck_assert_msg(now_ms() - started < 8000, "recovery took %ld ms", now_ms() - started);
     expect_consistent(again.port, items, initial, 2, w, CRASH_THREADS);
+    expect_crash_sagas(again.port);
     ck_assert_int_lt(harness_stop(&again), 1000);
 }
 END_TEST
@@ -1227,6 +1470,18 @@ START_TEST(test_unpaid_order_expires)
     ck_assert_int_eq(stock_of(item), 9);
     expect_coupon(user, uc, false, 0);
     expect_status(paid, "PAID");
+    static const char *const expired[] = {CREATE_STEPS,
+                                          COUPON_STEPS,
+                                          "order order.created - 0",
+                                          "order order.cancelling - 0",
+                                          "order expiry.coupon.restore coupon 200 comp",
+                                          "order expiry.stock.restore item 200 comp",
+                                          "order order.cancelled - 0",
+                                          NULL};
+    expect_saga(order_svc.port, id, "CANCELLED", expired);
+    static const char *const kept[] = {CREATE_STEPS, "order order.created - 0",
+                                       "order order.paid - 0", NULL};
+    expect_saga(order_svc.port, paid, "PAID", kept);
 }
 END_TEST
 

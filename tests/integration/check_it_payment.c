@@ -2,7 +2,10 @@
  * order services and the data-platform stub on loopback: the pay saga end to
  * end (balance, order, stock, coupon, data platform), its refusals, 20
  * concurrent payments of one order, a failing data platform, a payment cut
- * short by order-service going down and finished by the settler, and SIGTERM. */
+ * short by order-service going down and finished by the settler, SIGTERM,
+ * Idempotency-Key on POST /payments (replays, stored refusals, a key held by
+ * a payment the settler finishes, 12 racing repeats) and the saga view of
+ * each flow. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +288,112 @@ static bool wait_delivered(const stack *s, long long id, long ms)
     return false;
 }
 
+/* ---- the saga view ------------------------------------------------------ */
+
+/* GET order-service /orders/{id}/saga (200 asserted); caller cJSON_Deletes. */
+static cJSON *saga_of(const stack *s, long long order)
+{
+    char path[80];
+    hresp r;
+    snprintf(path, sizeof path, "/orders/%lld/saga", order);
+    long status = req(s, ORDER, "GET", path, NULL, &r);
+    ck_assert_msg(status == 200, "GET %s: %ld %s", path, status, r.body);
+    cJSON *view = r.json;
+    r.json = NULL;
+    hresp_free(&r);
+    return view;
+}
+
+/* A step as "service step peer status[ !error][ comp]"; peer "-" and status
+ * 0 when absent. Also asserts it is well formed. */
+static void step_line(const cJSON *st, char *out, size_t len)
+{
+    const cJSON *peer = cJSON_GetObjectItemCaseSensitive(st, "peer");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(st, "httpStatus");
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(st, "error");
+    const cJSON *comp = cJSON_GetObjectItemCaseSensitive(st, "compensation");
+    ck_assert(cJSON_IsString(peer) || cJSON_IsNull(peer));
+    ck_assert(cJSON_IsNumber(status) || cJSON_IsNull(status));
+    ck_assert(cJSON_IsString(error) || cJSON_IsNull(error));
+    ck_assert(cJSON_IsBool(comp));
+    ck_assert_int_eq(strlen(str_of(st, "at")), 27);
+    ck_assert_int_gt(strlen(str_of(st, "requestId")), 0);
+    ck_assert_int_ge(harness_int(st, "durationMs"), 0);
+    size_t n = (size_t)snprintf(out, len, "%s %s %s %d", str_of(st, "service"), str_of(st, "step"),
+                                cJSON_IsString(peer) ? peer->valuestring : "-",
+                                cJSON_IsNumber(status) ? (int)status->valuedouble : 0);
+    if (cJSON_IsString(error))
+        n += (size_t)snprintf(out + n, len - n, " !%s", error->valuestring);
+    if (cJSON_IsTrue(comp))
+        snprintf(out + n, len - n, " comp");
+}
+
+/* The steps of view, one step_line each, joined by "\n  " into out; asserts
+ * they are in time order. */
+static void view_lines(const cJSON *view, char *out, size_t len)
+{
+    char line[256];
+    size_t used = 0;
+    const char *prev = "";
+    const cJSON *st;
+    out[0] = '\0';
+    cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(view, "steps"))
+    {
+        ck_assert_msg(strcmp(prev, str_of(st, "at")) <= 0, "out of time order: %s then %s", prev,
+                      str_of(st, "at"));
+        prev = str_of(st, "at");
+        step_line(st, line, sizeof line);
+        used += (size_t)snprintf(out + used, len - used, "\n  %s", line);
+    }
+}
+
+/* Asserts the saga view of order: its status, partial, and exactly the
+ * steps want (NULL-ended), in that order. Returns the view (caller
+ * cJSON_Deletes) for more checks. */
+static cJSON *expect_saga(const stack *s, long long order, const char *status, bool partial,
+                          const char *const *want)
+{
+    char have[8192], wanted[8192];
+    size_t used = 0;
+    cJSON *view = saga_of(s, order);
+    ck_assert_int_eq(harness_int(view, "orderId"), order);
+    ck_assert_str_eq(str_of(view, "status"), status);
+    ck_assert(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(view, "partial")));
+    ck_assert_int_eq(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(view, "partial")), partial);
+    view_lines(view, have, sizeof have);
+    wanted[0] = '\0';
+    for (; *want != NULL; want++)
+        used += (size_t)snprintf(wanted + used, sizeof wanted - used, "\n  %s", *want);
+    ck_assert_msg(strcmp(have, wanted) == 0, "order %lld saga:%s\nwanted:%s", order, have, wanted);
+    return view;
+}
+
+/* The steps of an order's create saga (without a coupon: PLAIN). */
+#define CREATE_PLAIN                                                                               \
+    "order user.check user 200", "order order.pending - 0", "order stock.check item 200",          \
+        "order stock.deduct item 200"
+#define CREATE_COUPON                                                                              \
+    CREATE_PLAIN, "order coupon.validate coupon 200", "order coupon.use coupon 200"
+
+/* POST /payments with an Idempotency-Key (NULL: none) and a request id (NULL: none). */
+static long pay_with(const stack *s, long long order, int user, const char *key, const char *rid,
+                     hresp *out)
+{
+    char body[100], key_header[400], rid_header[200];
+    const char *headers[4] = {TOKEN_HEADER, NULL, NULL, NULL};
+    int n = 1;
+    if (key != NULL) {
+        snprintf(key_header, sizeof key_header, "Idempotency-Key: %s", key);
+        headers[n++] = key_header;
+    }
+    if (rid != NULL) {
+        snprintf(rid_header, sizeof rid_header, "X-Request-Id: %s", rid);
+        headers[n++] = rid_header;
+    }
+    snprintf(body, sizeof body, "{\"orderId\":%lld,\"userId\":%d}", order, user);
+    return harness_req("POST", s->svc[PAYMENT].port, "/payments", body, headers, out);
+}
+
 /* ---- the saga ----------------------------------------------------------- */
 
 START_TEST(test_pay_success)
@@ -297,7 +406,7 @@ START_TEST(test_pay_success)
     ck_assert_int_eq(final_amount, 35000);
     ck_assert(coupon_used(&g, 1, 1));
     hresp r;
-    ck_assert_int_eq(pay(&g, order, 1, &r), 201);
+    ck_assert_int_eq(pay_with(&g, order, 1, NULL, "it-pay-success", &r), 201);
     ck_assert_str_eq(r.content_type, "application/json");
     long long id = harness_int(r.json, "id");
     ck_assert_int_gt(id, 0);
@@ -340,6 +449,36 @@ START_TEST(test_pay_success)
     ck_assert_int_eq(harness_int(cJSON_GetArrayItem(items, 0), "itemId"), 2);
     ck_assert_int_eq(harness_int(cJSON_GetArrayItem(items, 0), "quantity"), 2);
     hresp_free(&r);
+    /* The saga view: the order's story and the payment's, in time order. */
+    static const char *const steps[] = {CREATE_COUPON,
+                                        "order order.created - 0",
+                                        "payment payment.pending - 0",
+                                        "payment order.read order 200",
+                                        "payment balance.check user 200",
+                                        "payment balance.debit user 200",
+                                        "payment order.mark_paid order 200",
+                                        "order order.paid - 0",
+                                        "payment payment.completed - 0",
+                                        "payment outbox.delivered data-platform 200",
+                                        NULL};
+    cJSON *view = expect_saga(&g, order, "PAID", false, steps);
+    /* The payment's request id goes with its steps, order.paid included; the
+     * order's and the outbox worker's steps have their own. */
+    const cJSON *st;
+    int i = 0;
+    cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(view, "steps"))
+    {
+        bool of_payment = i >= 7 && i <= 13;
+        ck_assert_msg((strcmp(str_of(st, "requestId"), "it-pay-success") == 0) == of_payment,
+                      "step %d (%s): request id %s", i, str_of(st, "step"),
+                      str_of(st, "requestId"));
+        if (i >= 7)
+            ck_assert_int_eq(harness_int(st, "paymentId"), id);
+        else
+            ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(st, "paymentId")));
+        i++;
+    }
+    cJSON_Delete(view);
     /* Unknown payment. */
     ck_assert_int_eq(req(&g, PAYMENT, "GET", "/payments/999999", NULL, &r), 404);
     expect_problem(&r, 404, "PAYMENT_NOT_FOUND");
@@ -376,12 +515,27 @@ START_TEST(test_pay_short_balance)
     ck_assert_int_eq(harness_int(r.json, "amount"), 45000);
     ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "delivery")));
     hresp_free(&r);
+    /* The saga view: the payment failed, then the order's compensation. */
+    static const char *const steps[] = {CREATE_COUPON,
+                                        "order order.created - 0",
+                                        "payment payment.pending - 0",
+                                        "payment order.read order 200",
+                                        "payment balance.check user 200",
+                                        "payment payment.failed - 0",
+                                        "payment order.cancel order 200",
+                                        "order order.cancelling - 0",
+                                        "order coupon.restore coupon 200 comp",
+                                        "order stock.restore item 200 comp",
+                                        "order order.cancelled - 0",
+                                        NULL};
+    cJSON_Delete(expect_saga(&g, order, "CANCELLED", false, steps));
     /* Paying the cancelled order again: 409, and nothing new is left. */
     ck_assert_int_eq(pay(&g, order, 2, &r), 409);
     expect_problem(&r, 409, "ORDER_NOT_PAYABLE");
     hresp_free(&r);
     ck_assert_int_eq(payments_of(&g, 2, order, ids, statuses, 4), 1);
     ck_assert_int_eq(balance(&g, 2), before);
+    cJSON_Delete(expect_saga(&g, order, "CANCELLED", false, steps));
 }
 END_TEST
 
@@ -525,6 +679,239 @@ START_TEST(test_pay_race)
 }
 END_TEST
 
+START_TEST(test_saga_view_routes)
+{
+    hresp r;
+    ck_assert_int_eq(req(&g, ORDER, "GET", "/orders/999999999/saga", NULL, &r), 404);
+    expect_problem(&r, 404, "ORDER_NOT_FOUND");
+    hresp_free(&r);
+    /* payment-service's part: nothing for an order without payments. */
+    ck_assert_int_eq(req(&g, PAYMENT, "GET", "/payments/saga?orderId=999999999", NULL, &r), 200);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "steps")), 0);
+    hresp_free(&r);
+    const char *bad[] = {"/payments/saga", "/payments/saga?orderId=0", "/payments/saga?orderId=x",
+                         "/payments/saga?orderId=1&userId=0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        req(&g, PAYMENT, "GET", bad[i], NULL, &r);
+        expect_problem(&r, 400, "INVALID_REQUEST");
+        hresp_free(&r);
+    }
+    ck_assert_int_eq(
+        harness_req("GET", g.svc[PAYMENT].port, "/payments/saga?orderId=1", NULL, NULL, NULL), 401);
+    /* A created order not paid yet: its own steps, nothing from payments. */
+    long long order = create_order(&g, 3, 4, 1, 0, NULL);
+    static const char *const steps[] = {CREATE_PLAIN, "order order.created - 0", NULL};
+    cJSON_Delete(expect_saga(&g, order, "CREATED", false, steps));
+    char path[80];
+    snprintf(path, sizeof path, "/payments/saga?orderId=%lld&userId=3", order);
+    ck_assert_int_eq(req(&g, PAYMENT, "GET", path, NULL, &r), 200);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "steps")), 0);
+    hresp_free(&r);
+    /* A refused payment (another user's order) changed nothing and leaves
+     * no step; the owner's payment does. */
+    ck_assert_int_eq(pay(&g, order, 1, &r), 403);
+    hresp_free(&r);
+    cJSON_Delete(expect_saga(&g, order, "CREATED", false, steps));
+    ck_assert_int_eq(pay(&g, order, 3, &r), 201);
+    long long id = harness_int(r.json, "id");
+    hresp_free(&r);
+    ck_assert(wait_delivered(&g, id, 5000));
+    ck_assert_int_eq(req(&g, PAYMENT, "GET", path, NULL, &r), 200);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(r.json, "steps");
+    ck_assert_int_eq(cJSON_GetArraySize(list), 7);
+    ck_assert_str_eq(str_of(cJSON_GetArrayItem(list, 0), "step"), "payment.pending");
+    ck_assert_str_eq(str_of(cJSON_GetArrayItem(list, 0), "service"), "payment");
+    ck_assert_str_eq(str_of(cJSON_GetArrayItem(list, 6), "step"), "outbox.delivered");
+    hresp_free(&r);
+    /* Asked for another payer's payments: none. */
+    snprintf(path, sizeof path, "/payments/saga?orderId=%lld&userId=1", order);
+    ck_assert_int_eq(req(&g, PAYMENT, "GET", path, NULL, &r), 200);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "steps")), 0);
+    hresp_free(&r);
+}
+END_TEST
+
+/* ---- Idempotency-Key ------------------------------------------------------- */
+
+static bool replayed(const hresp *r)
+{
+    return harness_has_header(r, "Idempotent-Replayed", "true");
+}
+
+START_TEST(test_idempotency_replays_the_first_answer)
+{
+    hresp r, again;
+    long long before = balance(&g, 1);
+    long long order = create_order(&g, 1, 4, 1, 0, NULL);
+    ck_assert_int_eq(pay_with(&g, order, 1, "it-key-1", NULL, &r), 201);
+    ck_assert(!replayed(&r));
+    long long id = harness_int(r.json, "id");
+    ck_assert_int_eq(pay_with(&g, order, 1, "it-key-1", NULL, &again), 201);
+    ck_assert(replayed(&again));
+    ck_assert_str_eq(again.content_type, "application/json");
+    ck_assert_str_eq(again.body, r.body);
+    hresp_free(&r);
+    hresp_free(&again);
+    /* One payment, one debit. */
+    long long ids[4];
+    char statuses[4][16];
+    ck_assert_int_eq(payments_of(&g, 1, order, ids, statuses, 4), 1);
+    ck_assert_int_eq(ids[0], id);
+    ck_assert_int_eq(balance(&g, 1), before - 5000);
+    /* The same key with another request: 422, nothing done. */
+    long long other = create_order(&g, 1, 4, 1, 0, NULL);
+    ck_assert_int_eq(pay_with(&g, other, 1, "it-key-1", NULL, &r), 422);
+    expect_problem(&r, 422, "IDEMPOTENCY_KEY_REUSED");
+    hresp_free(&r);
+    ck_assert_int_eq(payments_of(&g, 1, other, NULL, NULL, 0), 0);
+    /* Bad keys: 400, and nothing is stored or done. */
+    char key[300];
+    memset(key, 'k', 256);
+    key[256] = '\0';
+    ck_assert_int_eq(pay_with(&g, other, 1, key, NULL, &r), 400);
+    expect_problem(&r, 400, "INVALID_REQUEST");
+    hresp_free(&r);
+    ck_assert_int_eq(pay_with(&g, other, 1, "caf\xc3\xa9", NULL, &r), 400);
+    expect_problem(&r, 400, "INVALID_REQUEST");
+    hresp_free(&r);
+    ck_assert_int_eq(payments_of(&g, 1, other, NULL, NULL, 0), 0);
+    /* 255 characters is a key. */
+    key[255] = '\0';
+    ck_assert_int_eq(pay_with(&g, other, 1, key, NULL, &r), 201);
+    hresp_free(&r);
+    ck_assert_int_eq(pay_with(&g, other, 1, key, NULL, &r), 201);
+    ck_assert(replayed(&r));
+    hresp_free(&r);
+    ck_assert_int_eq(balance(&g, 1), before - 10000);
+}
+END_TEST
+
+/* Pays with key twice: the same status and body, the second replayed. */
+static void expect_stored(const stack *s, long long order, int user, const char *key, long status,
+                          const char *code)
+{
+    hresp r, again;
+    ck_assert_int_eq(pay_with(s, order, user, key, NULL, &r), status);
+    expect_problem(&r, status, code);
+    ck_assert(!replayed(&r));
+    ck_assert_int_eq(pay_with(s, order, user, key, NULL, &again), status);
+    ck_assert(replayed(&again));
+    ck_assert_str_eq(again.content_type, "application/problem+json");
+    ck_assert_str_eq(again.body, r.body);
+    hresp_free(&r);
+    hresp_free(&again);
+}
+
+START_TEST(test_idempotency_stores_refusals)
+{
+    /* 402: the payment FAILED and the order cancelled, once. */
+    long long keyboards = stock(&g, 1);
+    long long order = create_order(&g, 2, 1, 1, 0, NULL);
+    expect_stored(&g, order, 2, "it-key-402", 402, "INSUFFICIENT_BALANCE");
+    long long ids[4];
+    char statuses[4][16];
+    ck_assert_int_eq(payments_of(&g, 2, order, ids, statuses, 4), 1);
+    ck_assert_str_eq(statuses[0], "FAILED");
+    expect_order_status(&g, order, "CANCELLED");
+    ck_assert_int_eq(stock(&g, 1), keyboards);
+    /* 409 for the cancelled order (the payment row goes, the answer stays). */
+    expect_stored(&g, order, 2, "it-key-409-cancelled", 409, "ORDER_NOT_PAYABLE");
+    ck_assert_int_eq(payments_of(&g, 2, order, ids, statuses, 4), 1);
+    /* 404, 403. */
+    expect_stored(&g, 999999999, 1, "it-key-404", 404, "ORDER_NOT_FOUND");
+    long long mine = create_order(&g, 1, 4, 1, 0, NULL);
+    expect_stored(&g, mine, 3, "it-key-403", 403, "FORBIDDEN");
+    ck_assert_int_eq(payments_of(&g, 3, mine, NULL, NULL, 0), 0);
+    /* The owner pays; then a key for the paid order gets its 409. */
+    hresp r;
+    ck_assert_int_eq(pay(&g, mine, 1, &r), 201);
+    hresp_free(&r);
+    expect_stored(&g, mine, 1, "it-key-409-paid", 409, "ORDER_NOT_PAYABLE");
+    ck_assert_int_eq(payments_of(&g, 1, mine, ids, statuses, 4), 1);
+    /* 400 for a body that is not a payment request. */
+    const char *headers[] = {TOKEN_HEADER, "Idempotency-Key: it-key-400", NULL};
+    hresp again;
+    ck_assert_int_eq(
+        harness_req("POST", g.svc[PAYMENT].port, "/payments", "{\"orderId\":1}", headers, &r), 400);
+    ck_assert(!replayed(&r));
+    ck_assert_int_eq(
+        harness_req("POST", g.svc[PAYMENT].port, "/payments", "{\"orderId\":1}", headers, &again),
+        400);
+    ck_assert(replayed(&again));
+    ck_assert_str_eq(again.body, r.body);
+    hresp_free(&r);
+    hresp_free(&again);
+}
+END_TEST
+
+#define KEY_RACERS 12
+typedef struct key_racer {
+    long long order;
+    long status;
+    bool replayed;
+    char code[48];
+    char body[512];
+} key_racer;
+
+static void *race_key(void *arg)
+{
+    key_racer *k = arg;
+    hresp out;
+    k->status = pay_with(&g, k->order, 3, "it-key-race", NULL, &out);
+    k->replayed = replayed(&out);
+    snprintf(k->code, sizeof k->code, "%s", str_of(out.json, "code"));
+    snprintf(k->body, sizeof k->body, "%s", out.body != NULL ? out.body : "");
+    hresp_free(&out);
+    return NULL;
+}
+
+START_TEST(test_idempotency_race)
+{
+    /* 12 threads send one keyed payment at once: one does it, the others get
+     * its answer or are told it is running. */
+    long long before = balance(&g, 3);
+    long long order = create_order(&g, 3, 4, 2, 0, NULL);
+    pthread_t t[KEY_RACERS];
+    key_racer k[KEY_RACERS];
+    for (int i = 0; i < KEY_RACERS; i++) {
+        memset(&k[i], 0, sizeof k[i]);
+        k[i].order = order;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, race_key, &k[i]), 0);
+    }
+    for (int i = 0; i < KEY_RACERS; i++)
+        pthread_join(t[i], NULL);
+    int first = -1, replays = 0, in_use = 0;
+    for (int i = 0; i < KEY_RACERS; i++) {
+        if (k[i].status == 201 && !k[i].replayed) {
+            ck_assert_msg(first < 0, "two racers did the payment");
+            first = i;
+        } else if (k[i].status == 201) {
+            replays++;
+        } else {
+            ck_assert_msg(k[i].status == 409 && strcmp(k[i].code, "IDEMPOTENCY_KEY_IN_USE") == 0,
+                          "racer %d: %ld %s %s", i, k[i].status, k[i].code, k[i].body);
+            in_use++;
+        }
+    }
+    ck_assert_int_ge(first, 0);
+    ck_assert_int_eq(1 + replays + in_use, KEY_RACERS);
+    for (int i = 0; i < KEY_RACERS; i++)
+        if (k[i].status == 201)
+            ck_assert_str_eq(k[i].body, k[first].body);
+    long long ids[KEY_RACERS];
+    char statuses[KEY_RACERS][16];
+    ck_assert_int_eq(payments_of(&g, 3, order, ids, statuses, KEY_RACERS), 1);
+    ck_assert_str_eq(statuses[0], "COMPLETED");
+    ck_assert_int_eq(balance(&g, 3), before - 10000);
+    /* Afterwards every repeat is the replay. */
+    hresp r;
+    ck_assert_int_eq(pay_with(&g, order, 3, "it-key-race", NULL, &r), 201);
+    ck_assert(replayed(&r));
+    ck_assert_str_eq(r.body, k[first].body);
+    hresp_free(&r);
+}
+END_TEST
+
 START_TEST(test_list_route)
 {
     hresp r;
@@ -648,12 +1035,18 @@ START_TEST(test_settler_finishes_and_stop)
     debit_as_payment(&s, 1, amount[0]);
     debit_as_payment(&s, 2, amount[1]);
     ck_assert_int_eq(balance(&s, 1), before - 25000);
-    /* order-service is down: each payment answers 503 and stays PENDING. */
+    /* order-service is down: each payment answers 503 and stays PENDING; its
+     * Idempotency-Key stays bound to it, so a repeat is told it is running. */
+    static const char *const keys[3] = {"it-settle-0", "it-settle-1", "it-settle-2"};
     harness_stop(&s.svc[ORDER]);
     hresp r;
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(pay(&s, order[i], 1, &r), 503);
+        ck_assert_int_eq(pay_with(&s, order[i], 1, keys[i], NULL, &r), 503);
         expect_problem(&r, 503, "SERVICE_UNAVAILABLE");
+        hresp_free(&r);
+        ck_assert_int_eq(pay_with(&s, order[i], 1, keys[i], NULL, &r), 409);
+        expect_problem(&r, 409, "IDEMPOTENCY_KEY_IN_USE");
+        ck_assert(!replayed(&r));
         hresp_free(&r);
         long long ids[2];
         char statuses[2][16];
@@ -697,6 +1090,62 @@ START_TEST(test_settler_finishes_and_stop)
     expect_order_status(&s, order[2], "CANCELLED");
     /* Money: only the completed payment's debit remains. */
     ck_assert_int_eq(balance(&s, 1), before - 20000);
+    /* Each key now answers what the settler reached: 201 for the completed
+     * payment (as it completed), 409 for the refunded and the failed one. */
+    ck_assert_int_eq(pay_with(&s, order[0], 1, keys[0], NULL, &r), 201);
+    ck_assert(replayed(&r));
+    ck_assert_int_eq(harness_int(r.json, "id"), 1);
+    ck_assert_int_eq(harness_int(r.json, "amount"), 20000);
+    ck_assert_str_eq(str_of(r.json, "status"), "COMPLETED");
+    ck_assert_str_eq(str_of(cJSON_GetObjectItemCaseSensitive(r.json, "delivery"), "status"),
+                     "PENDING");
+    hresp_free(&r);
+    for (int i = 1; i < 3; i++) {
+        ck_assert_int_eq(pay_with(&s, order[i], 1, keys[i], NULL, &r), 409);
+        expect_problem(&r, 409, "ORDER_NOT_PAYABLE");
+        ck_assert(replayed(&r));
+        hresp_free(&r);
+    }
+    ck_assert_int_eq(balance(&s, 1), before - 20000);
+    /* The saga views: the cut-short run (order-service unreachable), then the
+     * settler's steps. */
+    static const char *const completed[] = {CREATE_PLAIN,
+                                            "order order.created - 0",
+                                            "payment payment.pending - 0",
+                                            "payment order.read order 0 !unavailable",
+                                            "payment settle.void user 200",
+                                            "payment settle.order.mark_paid order 200",
+                                            "order order.paid - 0",
+                                            "payment payment.completed - 0",
+                                            "payment outbox.delivered data-platform 200",
+                                            NULL};
+    cJSON_Delete(expect_saga(&s, order[0], "PAID", false, completed));
+    static const char *const refunded[] = {
+        CREATE_PLAIN,
+        "order order.created - 0",
+        "payment payment.pending - 0",
+        "payment order.read order 0 !unavailable",
+        "order order.cancelling - 0",
+        "order stock.restore item 200 comp",
+        "order order.cancelled - 0",
+        "payment settle.void user 200",
+        "payment settle.order.mark_paid order 409 !ORDER_NOT_PAYABLE",
+        "payment settle.balance.refund user 200 comp",
+        "payment payment.refunded - 0 comp",
+        NULL};
+    cJSON_Delete(expect_saga(&s, order[1], "CANCELLED", false, refunded));
+    static const char *const failed[] = {CREATE_PLAIN,
+                                         "order order.created - 0",
+                                         "payment payment.pending - 0",
+                                         "payment order.read order 0 !unavailable",
+                                         "payment settle.void user 200",
+                                         "payment settle.order.cancel order 200",
+                                         "order order.cancelling - 0",
+                                         "order stock.restore item 200 comp",
+                                         "order order.cancelled - 0",
+                                         "payment payment.failed - 0",
+                                         NULL};
+    cJSON_Delete(expect_saga(&s, order[2], "CANCELLED", false, failed));
     /* SIGTERM stops payment-service (and its two threads) well within a
      * second, even while the outbox worker is retrying a failing platform. */
     ck_assert_int_eq(
@@ -706,6 +1155,11 @@ START_TEST(test_settler_finishes_and_stop)
     sleep_ms(300);
     long ms = harness_stop(&s.svc[PAYMENT]);
     ck_assert_msg(ms < 1000, "payment-service took %ld ms to stop", ms);
+    /* Without payment-service the saga view has the order's steps only, and
+     * says so. */
+    static const char *const partial[] = {CREATE_PLAIN, "order order.created - 0",
+                                          "order order.paid - 0", NULL};
+    cJSON_Delete(expect_saga(&s, order[0], "PAID", true, partial));
     stack_stop(&s);
 }
 END_TEST
@@ -723,6 +1177,10 @@ Suite *it_payment_suite(void)
     tcase_add_test(tc, test_pay_race);
     tcase_add_test(tc, test_list_route);
     tcase_add_test(tc, test_platform_down_then_heals);
+    tcase_add_test(tc, test_saga_view_routes);
+    tcase_add_test(tc, test_idempotency_replays_the_first_answer);
+    tcase_add_test(tc, test_idempotency_stores_refusals);
+    tcase_add_test(tc, test_idempotency_race);
     suite_add_tcase(s, tc);
     tc = tcase_create("settler");
     tcase_set_timeout(tc, 60);

@@ -376,6 +376,14 @@ START_TEST(test_seed_success_flow)
     }
     ck_assert_str_eq(delivery, "DELIVERED");
 
+    /* The saga view shows what happened, in order, ending PAID. */
+    snprintf(path, sizeof path, "/api/orders/%lld/saga", order_id);
+    ck_assert_int_eq(gw("GET", path, NULL, &r), 200);
+    ck_assert_int_eq(harness_int(r.json, "orderId"), order_id);
+    ck_assert_str_eq(jstr(r.json, "status"), "PAID");
+    ck_assert_int_gt(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "steps")), 0);
+    hresp_free(&r);
+
     /* Nothing more happens a moment later: still one delivery. */
     sleep_ms(300);
     snprintf(path, sizeof path, "/orders/%lld", order_id);
@@ -624,6 +632,9 @@ START_TEST(test_order_errors)
     ck_assert_int_eq(balance_of(unlucky), 100000);
 
     ck_assert_int_eq(gw("GET", "/api/orders/999999999", NULL, &r), 404);
+    ck_problem(&r, 404, "ORDER_NOT_FOUND");
+    hresp_free(&r);
+    ck_assert_int_eq(gw("GET", "/api/orders/999999999/saga", NULL, &r), 404);
     ck_problem(&r, 404, "ORDER_NOT_FOUND");
     hresp_free(&r);
     ck_assert_int_eq(gw("GET", "/api/orders/abc", NULL, &r), 400);

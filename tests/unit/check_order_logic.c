@@ -1,6 +1,6 @@
 /* Unit tests of services/order/order_logic.c: statuses and transitions, line
  * validation, request parsing, discounts and amounts, reservation prices,
- * the stale cutoff and the Order JSON. */
+ * the stale cutoff, the Order JSON, and the saga log's steps and view. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +305,152 @@ START_TEST(test_render_exact)
 }
 END_TEST
 
+/* ---- the saga log ---------------------------------------------------------- */
+
+START_TEST(test_step_time_format)
+{
+    char at[ORDER_STEP_AT_LEN];
+    order_step_format_at(1764000000123456LL, at);
+    ck_assert_str_eq(at, "2025-11-24T16:00:00.123456Z");
+    order_step_format_at(1764000000000007LL, at);
+    ck_assert_str_eq(at, "2025-11-24T16:00:00.000007Z");
+    order_step_format_at(0, at);
+    ck_assert_str_eq(at, "1970-01-01T00:00:00.000000Z");
+    order_step_format_at(-5, at);
+    ck_assert_str_eq(at, "1970-01-01T00:00:00.000000Z");
+    /* Fixed width: later times sort later as strings. */
+    char later[ORDER_STEP_AT_LEN];
+    order_step_format_at(1764000000123457LL, at);
+    order_step_format_at(1764000001000000LL, later);
+    ck_assert_int_lt(strcmp(at, later), 0);
+}
+END_TEST
+
+START_TEST(test_step_set_and_buffer)
+{
+    order_steps log;
+    order_steps_init(&log, "rid-1", "recovery.");
+    ck_assert_int_eq(log.n, 0);
+    for (int i = 0; i < ORDER_STEPS_MAX; i++)
+        ck_assert_ptr_nonnull(order_steps_next(&log));
+    ck_assert_ptr_null(order_steps_next(&log));
+    ck_assert_int_eq(log.n, ORDER_STEPS_MAX);
+    order_step st;
+    order_step_set(&st, 42, log.prefix, "stock.restore", "item", 200, NULL, -3, log.request_id,
+                   true);
+    ck_assert_str_eq(st.step, "recovery.stock.restore");
+    ck_assert_str_eq(st.peer, "item");
+    ck_assert_str_eq(st.error, "");
+    ck_assert_int_eq(st.duration_ms, 0); /* a clock step back is not a negative duration */
+    ck_assert_str_eq(st.request_id, "rid-1");
+    ck_assert(st.compensation);
+    order_step_set(&st, 42, NULL, "order.created", NULL, 0,
+                   "a-very-long-error-code-that-does-not-fit-"
+                   "in-the-field-at-all",
+                   0, NULL, false);
+    ck_assert_str_eq(st.step, "order.created");
+    ck_assert_int_eq(strlen(st.error), ORDER_STEP_ERROR_LEN - 1);
+}
+END_TEST
+
+START_TEST(test_step_render_exact)
+{
+    order_step st;
+    order_step_set(&st, 1764000000123456LL, NULL, "stock.deduct", "item", 409, "OUT_OF_STOCK", 3,
+                   "rid-9", false);
+    cJSON *j = order_step_render(&st, "order");
+    char *text = cJSON_PrintUnformatted(j);
+    ck_assert_str_eq(text, "{\"at\":\"2025-11-24T16:00:00.123456Z\",\"service\":\"order\","
+                           "\"step\":\"stock.deduct\",\"peer\":\"item\",\"httpStatus\":409,"
+                           "\"error\":\"OUT_OF_STOCK\",\"durationMs\":3,\"requestId\":\"rid-9\","
+                           "\"compensation\":false,\"paymentId\":null}");
+    cJSON_free(text);
+    cJSON_Delete(j);
+    order_step_set(&st, 0, NULL, "order.paid", NULL, 0, NULL, 0, NULL, false);
+    st.payment_id = 5;
+    j = order_step_render(&st, "order");
+    text = cJSON_PrintUnformatted(j);
+    ck_assert_str_eq(text, "{\"at\":\"1970-01-01T00:00:00.000000Z\",\"service\":\"order\","
+                           "\"step\":\"order.paid\",\"peer\":null,\"httpStatus\":null,"
+                           "\"error\":null,\"durationMs\":0,\"requestId\":null,"
+                           "\"compensation\":false,\"paymentId\":5}");
+    cJSON_free(text);
+    cJSON_Delete(j);
+}
+END_TEST
+
+/* The "step" of the view's steps, joined by spaces. */
+static void view_names(const cJSON *view, char *out, size_t len)
+{
+    const cJSON *st;
+    size_t used = 0;
+    out[0] = '\0';
+    cJSON_ArrayForEach(st, cJSON_GetObjectItem(view, "steps"))
+    {
+        used += (size_t)snprintf(out + used, len - used, "%s%s", used > 0 ? " " : "",
+                                 cJSON_GetObjectItem(st, "step")->valuestring);
+    }
+}
+
+START_TEST(test_saga_view_merges_in_time_order)
+{
+    order_rec o = {.id = 12, .status = ORDER_CANCELLED};
+    order_step own[3];
+    order_step_set(&own[0], 1764000000000001LL, NULL, "a", "item", 200, NULL, 1, "r", false);
+    order_step_set(&own[1], 1764000000000003LL, NULL, "c", NULL, 0, NULL, 0, "r", false);
+    order_step_set(&own[2], 1764000000000005LL, NULL, "e", "item", 200, NULL, 0, "r", true);
+    cJSON *pay = parse(
+        "[{\"at\":\"2025-11-24T16:00:00.000004Z\",\"service\":\"payment\",\"step\":\"d\","
+        "\"peer\":\"user\",\"httpStatus\":402,\"error\":\"INSUFFICIENT_BALANCE\",\"durationMs\":7,"
+        "\"requestId\":\"p\",\"compensation\":false,\"paymentId\":3,\"secret\":\"dropped\"},"
+        "{\"at\":\"2025-11-24T16:00:00.000002Z\",\"service\":\"payment\",\"step\":\"b\"},"
+        "{\"at\":\"2025-11-24T16:00:00.000005Z\",\"service\":\"payment\",\"step\":\"f\","
+        "\"httpStatus\":\"200\",\"compensation\":1,\"peer\":7},"
+        "{\"step\":\"no time\"},"
+        "{\"at\":\"2025-11-24T16:00:00Z\",\"step\":\"short time\"},"
+        "{\"at\":\"2025-11-24T16:00:00.000002X\",\"step\":\"bad time\"},"
+        "{\"at\":\"2025-11-24T16:00:00.000002Z\"},"
+        "{\"at\":\"2025-11-24T16:00:00.000002Z\",\"step\":\"\"},"
+        "{\"at\":12,\"step\":\"x\"},"
+        "7]");
+    cJSON *view = order_render_saga(&o, own, 3, pay, false);
+    ck_assert_ptr_nonnull(view);
+    char names[200];
+    view_names(view, names, sizeof names);
+    /* A tie (e and f at .000005) lists order's step first. */
+    ck_assert_str_eq(names, "a b c d e f");
+    ck_assert_int_eq((int)cJSON_GetObjectItem(view, "orderId")->valuedouble, 12);
+    ck_assert_str_eq(cJSON_GetObjectItem(view, "status")->valuestring, "CANCELLED");
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(view, "partial")));
+    const cJSON *steps = cJSON_GetObjectItem(view, "steps");
+    char *d = cJSON_PrintUnformatted(cJSON_GetArrayItem(steps, 3));
+    ck_assert_str_eq(d, "{\"at\":\"2025-11-24T16:00:00.000004Z\",\"service\":\"payment\","
+                        "\"step\":\"d\",\"peer\":\"user\",\"httpStatus\":402,"
+                        "\"error\":\"INSUFFICIENT_BALANCE\",\"durationMs\":7,\"requestId\":\"p\","
+                        "\"compensation\":false,\"paymentId\":3}");
+    cJSON_free(d);
+    /* Members of the wrong type become null (or false). */
+    char *f = cJSON_PrintUnformatted(cJSON_GetArrayItem(steps, 5));
+    ck_assert_str_eq(f, "{\"at\":\"2025-11-24T16:00:00.000005Z\",\"service\":\"payment\","
+                        "\"step\":\"f\",\"peer\":null,\"httpStatus\":null,\"error\":null,"
+                        "\"durationMs\":0,\"requestId\":null,\"compensation\":false,"
+                        "\"paymentId\":null}");
+    cJSON_free(f);
+    cJSON_Delete(view);
+    cJSON_Delete(pay);
+    /* Without payment-service: only the order's steps, and it says so. */
+    view = order_render_saga(&o, own, 3, NULL, true);
+    view_names(view, names, sizeof names);
+    ck_assert_str_eq(names, "a c e");
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(view, "partial")));
+    cJSON_Delete(view);
+    /* No steps at all. */
+    view = order_render_saga(&o, NULL, 0, NULL, false);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(view, "steps")), 0);
+    cJSON_Delete(view);
+}
+END_TEST
+
 Suite *order_logic_suite(void);
 
 Suite *order_logic_suite(void)
@@ -322,6 +468,10 @@ Suite *order_logic_suite(void)
     tcase_add_test(tc, test_take_prices);
     tcase_add_test(tc, test_stale_cutoff);
     tcase_add_test(tc, test_render_exact);
+    tcase_add_test(tc, test_step_time_format);
+    tcase_add_test(tc, test_step_set_and_buffer);
+    tcase_add_test(tc, test_step_render_exact);
+    tcase_add_test(tc, test_saga_view_merges_in_time_order);
     suite_add_tcase(s, tc);
     return s;
 }

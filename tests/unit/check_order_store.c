@@ -1,7 +1,7 @@
 /* Unit tests of order_store against a fresh SQLite file per test: the PENDING
  * insert with its lines, conditional transitions (a stale one changes nothing
- * and says so), the lists recovery and operators read, and the idempotency
- * keys bound to orders. */
+ * and says so), the lists recovery and operators read, the idempotency
+ * keys bound to orders, and the saga log written with the state changes. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +45,7 @@ static int64_t new_order(int64_t user_id, int64_t coupon, const int64_t *q, size
     int64_t id = 0;
     for (size_t i = 0; i < n; i++)
         rq.lines[i] = (order_line){.item_id = (int64_t)(10 * (n - i)), .quantity = q[i]};
-    ck_assert_int_eq(order_store_insert_pending(store, &rq, now_s, NULL, &id), SHOP_OK);
+    ck_assert_int_eq(order_store_insert_pending(store, &rq, now_s, NULL, NULL, &id), SHOP_OK);
     ck_assert_int_gt(id, 0);
     return id;
 }
@@ -70,7 +70,7 @@ static bool created(int64_t id, int64_t discount, int64_t now_s)
     o.discount_amount = a.discount;
     o.final_amount = a.final_amount;
     o.updated_at = now_s;
-    ck_assert_int_eq(order_store_mark_created(store, &o, "{}", &won), SHOP_OK);
+    ck_assert_int_eq(order_store_mark_created(store, &o, "{}", NULL, NULL, &won), SHOP_OK);
     return won;
 }
 
@@ -131,23 +131,27 @@ START_TEST(test_stale_transitions_change_nothing)
     bool won = true;
     int64_t id = new_order(1, 0, q, 1, 1000);
     /* PENDING -> FAILED wins; then the saga's CREATED write loses. */
-    ck_assert_int_eq(order_store_transition(store, id, ORDER_PENDING, ORDER_FAILED, 1001, &won),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        order_store_transition(store, id, ORDER_PENDING, ORDER_FAILED, 1001, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert(won);
     ck_assert(!created(id, 0, 1002));
     order_rec o = get(id);
     ck_assert_int_eq(o.status, ORDER_FAILED);
     ck_assert_int_eq(o.updated_at, 1001);
-    ck_assert_int_eq(order_store_transition(store, id, ORDER_PENDING, ORDER_FAILED, 1003, &won),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        order_store_transition(store, id, ORDER_PENDING, ORDER_FAILED, 1003, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert(!won);
     ck_assert_int_eq(get(id).updated_at, 1001);
     /* A transition that DESIGN.md does not have is refused outright. */
-    ck_assert_int_eq(order_store_transition(store, id, ORDER_FAILED, ORDER_CREATED, 1004, &won),
-                     SHOP_EINVAL);
+    ck_assert_int_eq(
+        order_store_transition(store, id, ORDER_FAILED, ORDER_CREATED, 1004, NULL, NULL, &won),
+        SHOP_EINVAL);
     ck_assert(!won);
-    ck_assert_int_eq(order_store_transition(store, id, ORDER_CREATED, ORDER_CANCELLED, 1004, &won),
-                     SHOP_EINVAL);
+    ck_assert_int_eq(
+        order_store_transition(store, id, ORDER_CREATED, ORDER_CANCELLED, 1004, NULL, NULL, &won),
+        SHOP_EINVAL);
     ck_assert_int_eq(get(id).status, ORDER_FAILED);
 }
 END_TEST
@@ -161,30 +165,34 @@ START_TEST(test_pay_and_cancel_cannot_both_win)
     ck_assert(created(a, 0, 1001));
     ck_assert(created(b, 0, 1001));
     /* a: paid first, then the cancel loses. */
-    ck_assert_int_eq(order_store_mark_paid(store, a, 55, 1002, &won), SHOP_OK);
+    ck_assert_int_eq(order_store_mark_paid(store, a, 55, 1002, NULL, NULL, &won), SHOP_OK);
     ck_assert(won);
-    ck_assert_int_eq(order_store_transition(store, a, ORDER_CREATED, ORDER_CANCELLING, 1003, &won),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        order_store_transition(store, a, ORDER_CREATED, ORDER_CANCELLING, 1003, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert(!won);
-    ck_assert_int_eq(order_store_mark_paid(store, a, 56, 1003, &won), SHOP_OK);
+    ck_assert_int_eq(order_store_mark_paid(store, a, 56, 1003, NULL, NULL, &won), SHOP_OK);
     ck_assert(!won);
     order_rec o = get(a);
     ck_assert_int_eq(o.status, ORDER_PAID);
     ck_assert_int_eq(o.payment_id, 55);
     ck_assert_int_eq(o.updated_at, 1002);
     /* b: cancelled first, then the payment loses. */
-    ck_assert_int_eq(order_store_transition(store, b, ORDER_CREATED, ORDER_CANCELLING, 1002, &won),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        order_store_transition(store, b, ORDER_CREATED, ORDER_CANCELLING, 1002, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert(won);
-    ck_assert_int_eq(order_store_mark_paid(store, b, 57, 1003, &won), SHOP_OK);
+    ck_assert_int_eq(order_store_mark_paid(store, b, 57, 1003, NULL, NULL, &won), SHOP_OK);
     ck_assert(!won);
     ck_assert_int_eq(get(b).status, ORDER_CANCELLING);
     ck_assert_int_eq(get(b).payment_id, 0);
     ck_assert_int_eq(
-        order_store_transition(store, b, ORDER_CANCELLING, ORDER_CANCELLED, 1004, &won), SHOP_OK);
+        order_store_transition(store, b, ORDER_CANCELLING, ORDER_CANCELLED, 1004, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert(won);
     ck_assert_int_eq(
-        order_store_transition(store, b, ORDER_CANCELLING, ORDER_CANCELLED, 1005, &won), SHOP_OK);
+        order_store_transition(store, b, ORDER_CANCELLING, ORDER_CANCELLED, 1005, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert(!won);
     ck_assert_int_eq(get(b).status, ORDER_CANCELLED);
     ck_assert_int_eq(get(b).updated_at, 1004);
@@ -201,9 +209,10 @@ static void *race_one(void *arg)
 {
     racer *r = arg;
     if (r->pay)
-        order_store_mark_paid(store, r->id, 9, 2000, &r->won);
+        order_store_mark_paid(store, r->id, 9, 2000, NULL, NULL, &r->won);
     else
-        order_store_transition(store, r->id, ORDER_CREATED, ORDER_CANCELLING, 2000, &r->won);
+        order_store_transition(store, r->id, ORDER_CREATED, ORDER_CANCELLING, 2000, NULL, NULL,
+                               &r->won);
     return NULL;
 }
 
@@ -244,8 +253,9 @@ START_TEST(test_list_stale_for_recovery)
     ck_assert(created(c1, 0, 1002));
     int64_t k1 = new_order(1, 0, q, 1, 1000);
     ck_assert(created(k1, 0, 1000));
-    ck_assert_int_eq(order_store_transition(store, k1, ORDER_CREATED, ORDER_CANCELLING, 1004, &won),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        order_store_transition(store, k1, ORDER_CREATED, ORDER_CANCELLING, 1004, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert_int_eq(order_store_list_stale(store, ORDER_PENDING, 1005, ids, 10, &n), SHOP_OK);
     ck_assert_uint_eq(n, 2);
     ck_assert_int_eq(ids[0], p2); /* oldest first */
@@ -266,8 +276,9 @@ START_TEST(test_list_stale_for_recovery)
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(ids[0], k1);
     /* Once undone, a PENDING order leaves the list. */
-    ck_assert_int_eq(order_store_transition(store, p2, ORDER_PENDING, ORDER_FAILED, 1006, &won),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        order_store_transition(store, p2, ORDER_PENDING, ORDER_FAILED, 1006, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert_int_eq(order_store_list_stale(store, ORDER_PENDING, 1005, ids, 10, &n), SHOP_OK);
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(ids[0], p1);
@@ -317,7 +328,7 @@ static shop_err keyed_order(const char *key, const char *request, int64_t *id)
 {
     order_create_req rq = {.user_id = 1, .n_lines = 1, .lines = {{.item_id = 1, .quantity = 1}}};
     order_idem idem = {.key = key, .request = request};
-    return order_store_insert_pending(store, &rq, 1000, &idem, id);
+    return order_store_insert_pending(store, &rq, 1000, &idem, NULL, id);
 }
 
 static idem_outcome lookup(const char *key, const char *request, idem_record *rec)
@@ -350,16 +361,18 @@ START_TEST(test_idempotency_keys_follow_the_order)
     idem_record_free(&rec);
     /* A 5xx failure: FAILED forgets the unanswered key, so a retry starts afresh. */
     ck_assert_int_eq(keyed_order("k2", "/orders\nbody", &b), SHOP_OK);
-    ck_assert_int_eq(order_store_transition(store, b, ORDER_PENDING, ORDER_FAILED, 1002, &won),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        order_store_transition(store, b, ORDER_PENDING, ORDER_FAILED, 1002, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert_int_eq(lookup("k2", "/orders\nbody", &rec), IDEM_NEW);
     idem_record_free(&rec);
     /* A 4xx failure: its answer is kept through FAILED. */
     ck_assert_int_eq(keyed_order("k3", "/orders\nbody", &c), SHOP_OK);
-    ck_assert_int_eq(order_store_idem_answer(store, c, 409, "{\"code\":\"OUT_OF_STOCK\"}"),
+    ck_assert_int_eq(order_store_idem_answer(store, c, 409, "{\"code\":\"OUT_OF_STOCK\"}", NULL),
                      SHOP_OK);
-    ck_assert_int_eq(order_store_transition(store, c, ORDER_PENDING, ORDER_FAILED, 1002, &won),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        order_store_transition(store, c, ORDER_PENDING, ORDER_FAILED, 1002, NULL, NULL, &won),
+        SHOP_OK);
     ck_assert_int_eq(lookup("k3", "/orders\nbody", &rec), IDEM_REPLAY);
     ck_assert_int_eq(rec.status, 409);
     ck_assert_str_eq(rec.body, "{\"code\":\"OUT_OF_STOCK\"}");
@@ -373,6 +386,170 @@ START_TEST(test_idempotency_keys_follow_the_order)
     ck_assert_int_eq(rec.status, 404);
     idem_record_free(&rec);
     ck_assert_int_eq(order_store_idem_purge(store, 1000 + 2 * 86400), SHOP_OK);
+}
+END_TEST
+
+/* ---- the saga log ---------------------------------------------------------- */
+
+/* Adds a step to log: name at at_us, a call to peer (NULL: a state change). */
+static void add_step(order_steps *log, const char *name, int64_t at_us, const char *peer,
+                     int status)
+{
+    order_step *st = order_steps_next(log);
+    ck_assert_ptr_nonnull(st);
+    order_step_set(st, at_us, log->prefix, name, peer, status, NULL, 2, log->request_id, false);
+}
+
+/* The names of order id's stored steps, joined by spaces. */
+static void stored_names(int64_t id, char *out, size_t len)
+{
+    order_step steps[32];
+    size_t n = 0, used = 0;
+    ck_assert_int_eq(order_store_steps(store, id, steps, 32, &n), SHOP_OK);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%s", i > 0 ? " " : "", steps[i].step);
+}
+
+START_TEST(test_saga_log_goes_with_state_changes)
+{
+    order_steps log;
+    order_step state;
+    char names[512];
+    bool won;
+    order_steps_init(&log, "rid-1", NULL);
+    add_step(&log, "user.check", 100, "user", 200);
+    add_step(&log, "order.pending", 101, NULL, 0);
+    order_create_req rq = {.user_id = 1, .n_lines = 1, .lines = {{.item_id = 4, .quantity = 1}}};
+    int64_t id = 0;
+    ck_assert_int_eq(order_store_insert_pending(store, &rq, 1000, NULL, &log, &id), SHOP_OK);
+    ck_assert_int_eq(log.n, 0); /* written with the PENDING row */
+    stored_names(id, names, sizeof names);
+    ck_assert_str_eq(names, "user.check order.pending");
+    /* The calls wait for the next state change and go in its transaction. */
+    add_step(&log, "stock.check", 102, "item", 200);
+    add_step(&log, "stock.deduct", 103, "item", 200);
+    stored_names(id, names, sizeof names);
+    ck_assert_str_eq(names, "user.check order.pending");
+    order_rec o = get(id);
+    o.updated_at = 1001;
+    order_step_set(&state, 104, NULL, "order.created", NULL, 0, NULL, 0, "rid-1", false);
+    ck_assert_int_eq(order_store_mark_created(store, &o, "{}", &log, &state, &won), SHOP_OK);
+    ck_assert(won);
+    ck_assert_int_eq(log.n, 0);
+    stored_names(id, names, sizeof names);
+    ck_assert_str_eq(names, "user.check order.pending stock.check stock.deduct order.created");
+    /* A write that loses keeps the calls (they happened) but not its state step. */
+    add_step(&log, "late.call", 105, "item", 503);
+    ck_assert_int_eq(order_store_mark_created(store, &o, "{}", &log, &state, &won), SHOP_OK);
+    ck_assert(!won);
+    ck_assert_int_eq(log.n, 0);
+    stored_names(id, names, sizeof names);
+    ck_assert_str_eq(names,
+                     "user.check order.pending stock.check stock.deduct order.created late.call");
+    /* A refused transition writes nothing and keeps the log. */
+    add_step(&log, "kept", 106, NULL, 0);
+    ck_assert_int_eq(
+        order_store_transition(store, id, ORDER_CREATED, ORDER_FAILED, 1002, &log, &state, &won),
+        SHOP_EINVAL);
+    ck_assert_int_eq(log.n, 1);
+    /* ...until it is flushed on its own. */
+    ck_assert_int_eq(order_store_steps_flush(store, id, &log), SHOP_OK);
+    ck_assert_int_eq(log.n, 0);
+    ck_assert_int_eq(order_store_steps_flush(store, id, &log), SHOP_OK); /* nothing to do */
+    /* Cancel, mark paid: each state step with its change. */
+    order_step_set(&state, 107, NULL, "order.cancelling", NULL, 0, NULL, 0, "rid-2", false);
+    ck_assert_int_eq(order_store_transition(store, id, ORDER_CREATED, ORDER_CANCELLING, 1003, &log,
+                                            &state, &won),
+                     SHOP_OK);
+    ck_assert(won);
+    order_step_set(&state, 108, NULL, "order.paid", NULL, 0, NULL, 0, "rid-3", false);
+    state.payment_id = 9;
+    ck_assert_int_eq(order_store_mark_paid(store, id, 9, 1004, &log, &state, &won), SHOP_OK);
+    ck_assert(!won); /* CANCELLING: no order.paid */
+    add_step(&log, "coupon.restore", 109, "coupon", 200);
+    ck_assert_int_eq(order_store_idem_answer(store, id, 409, "{}", &log), SHOP_OK);
+    ck_assert_int_eq(log.n, 0);
+    stored_names(id, names, sizeof names);
+    ck_assert_str_eq(names, "user.check order.pending stock.check stock.deduct order.created "
+                            "late.call kept order.cancelling coupon.restore");
+}
+END_TEST
+
+START_TEST(test_saga_log_reads_back_in_time_order)
+{
+    int64_t q[] = {1};
+    int64_t a = new_order(1, 0, q, 1, 1000), b = new_order(2, 0, q, 1, 1000);
+    order_steps log;
+    order_steps_init(&log, "rid-7", NULL);
+    add_step(&log, "third", 300, "item", 200);
+    add_step(&log, "first", 100, "coupon", 409);
+    add_step(&log, "second-a", 200, NULL, 0);
+    add_step(&log, "second-b", 200, NULL, 0); /* a tie: as written */
+    ck_assert_int_eq(order_store_steps_flush(store, a, &log), SHOP_OK);
+    add_step(&log, "other order", 150, "item", 200);
+    ck_assert_int_eq(order_store_steps_flush(store, b, &log), SHOP_OK);
+    order_step steps[8];
+    size_t n = 0;
+    ck_assert_int_eq(order_store_steps(store, a, steps, 8, &n), SHOP_OK);
+    ck_assert_int_eq(n, 4);
+    ck_assert_str_eq(steps[0].step, "first");
+    ck_assert_str_eq(steps[1].step, "second-a");
+    ck_assert_str_eq(steps[2].step, "second-b");
+    ck_assert_str_eq(steps[3].step, "third");
+    /* Every field comes back as written; absent ones as empty. */
+    ck_assert_int_eq(steps[0].at_us, 100);
+    ck_assert_str_eq(steps[0].peer, "coupon");
+    ck_assert_int_eq(steps[0].http_status, 409);
+    ck_assert_int_eq(steps[0].duration_ms, 2);
+    ck_assert_str_eq(steps[0].request_id, "rid-7");
+    ck_assert(!steps[0].compensation);
+    ck_assert_int_eq(steps[0].payment_id, 0);
+    ck_assert_str_eq(steps[1].peer, "");
+    ck_assert_int_eq(steps[1].http_status, 0);
+    ck_assert_str_eq(steps[1].error, "");
+    /* Errors, compensation and payment ids round-trip. */
+    order_step *st = order_steps_next(&log);
+    order_step_set(st, 400, "recovery.", "stock.restore", "item", 0, "timeout", 2000, NULL, true);
+    st->payment_id = 77;
+    ck_assert_int_eq(order_store_steps_flush(store, a, &log), SHOP_OK);
+    ck_assert_int_eq(order_store_steps(store, a, steps, 8, &n), SHOP_OK);
+    ck_assert_int_eq(n, 5);
+    ck_assert_str_eq(steps[4].step, "recovery.stock.restore");
+    ck_assert_str_eq(steps[4].error, "timeout");
+    ck_assert_int_eq(steps[4].duration_ms, 2000);
+    ck_assert_str_eq(steps[4].request_id, "");
+    ck_assert(steps[4].compensation);
+    ck_assert_int_eq(steps[4].payment_id, 77);
+    /* At most cap, the oldest first; another order's are apart. */
+    ck_assert_int_eq(order_store_steps(store, a, steps, 2, &n), SHOP_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(steps[1].step, "second-a");
+    ck_assert_int_eq(order_store_steps(store, b, steps, 8, &n), SHOP_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(steps[0].step, "other order");
+    ck_assert_int_eq(order_store_steps(store, b + 1, steps, 8, &n), SHOP_OK);
+    ck_assert_int_eq(n, 0);
+}
+END_TEST
+
+START_TEST(test_saga_log_rolls_back_with_its_write)
+{
+    /* A keyed insert that finds its key taken writes nothing, steps included. */
+    int64_t a = 0, b = 0;
+    order_steps log;
+    char names[256];
+    order_steps_init(&log, "rid", NULL);
+    ck_assert_int_eq(keyed_order("k", "/orders\nbody", &a), SHOP_OK);
+    add_step(&log, "user.check", 100, "user", 200);
+    order_create_req rq = {.user_id = 1, .n_lines = 1, .lines = {{.item_id = 1, .quantity = 1}}};
+    order_idem idem = {.key = "k", .request = "/orders\nbody"};
+    ck_assert_int_eq(order_store_insert_pending(store, &rq, 1000, &idem, &log, &b), SHOP_ECONFLICT);
+    ck_assert_int_eq(log.n, 1);
+    stored_names(a, names, sizeof names);
+    ck_assert_str_eq(names, "");
+    stored_names(a + 1, names, sizeof names);
+    ck_assert_str_eq(names, "");
 }
 END_TEST
 
@@ -411,6 +588,9 @@ Suite *order_store_suite(void)
     tcase_add_test(tc, test_list_filters_and_pages);
     tcase_add_test(tc, test_idempotency_keys_follow_the_order);
     tcase_add_test(tc, test_survives_reopen);
+    tcase_add_test(tc, test_saga_log_goes_with_state_changes);
+    tcase_add_test(tc, test_saga_log_reads_back_in_time_order);
+    tcase_add_test(tc, test_saga_log_rolls_back_with_its_write);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* Unit tests of the payment service's pure rules (services/payment/
  * payment_logic.c): status names and transitions, outbox backoff, the saga's
- * per-call timeout, staleness, the order check and the settler's verdicts. */
+ * per-call timeout, staleness, the order check and the settler's verdicts,
+ * the Payment JSON and the saga log's steps. */
 #include <check.h>
 #include <stdint.h>
 #include <string.h>
@@ -147,6 +148,90 @@ START_TEST(test_ref)
 }
 END_TEST
 
+START_TEST(test_render_payment)
+{
+    payment_row p = {.id = 5,
+                     .order_id = 12,
+                     .user_id = 1,
+                     .amount = 95000,
+                     .status = PAYMENT_COMPLETED,
+                     .created_at = 1764000000,
+                     .has_delivery = true};
+    cJSON *j = payment_render(&p);
+    char *text = cJSON_PrintUnformatted(j);
+    ck_assert_str_eq(text, "{\"id\":5,\"orderId\":12,\"userId\":1,\"amount\":95000,"
+                           "\"status\":\"COMPLETED\",\"createdAt\":\"2025-11-24T16:00:00Z\","
+                           "\"delivery\":{\"status\":\"PENDING\",\"attempts\":0,"
+                           "\"deliveredAt\":null}}");
+    cJSON_free(text);
+    cJSON_Delete(j);
+    p.delivered = true;
+    p.attempts = 3;
+    p.delivered_at = 1764000060;
+    j = payment_render(&p);
+    text = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "delivery"));
+    ck_assert_str_eq(text, "{\"status\":\"DELIVERED\",\"attempts\":3,"
+                           "\"deliveredAt\":\"2025-11-24T16:01:00Z\"}");
+    cJSON_free(text);
+    cJSON_Delete(j);
+    p.status = PAYMENT_FAILED;
+    p.has_delivery = false;
+    j = payment_render(&p);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "delivery")));
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "status")->valuestring, "FAILED");
+    cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_steps)
+{
+    payment_steps log;
+    char at[PAYMENT_STEP_AT_LEN];
+    payment_steps_init(&log, "rid-2", "settle.");
+    for (int i = 0; i < PAYMENT_STEPS_MAX; i++)
+        ck_assert_ptr_nonnull(payment_steps_next(&log));
+    ck_assert_ptr_null(payment_steps_next(&log));
+    payment_step st;
+    payment_step_set(&st, &log, 5, 12, 1764000000000042LL, log.prefix, "balance.refund", "user",
+                     200, NULL, 3, true);
+    ck_assert_str_eq(st.step, "settle.balance.refund");
+    payment_step_format_at(st.at_us, at);
+    ck_assert_str_eq(at, "2025-11-24T16:00:00.000042Z");
+    cJSON *j = payment_step_render(&st);
+    char *text = cJSON_PrintUnformatted(j);
+    ck_assert_str_eq(text, "{\"at\":\"2025-11-24T16:00:00.000042Z\",\"service\":\"payment\","
+                           "\"step\":\"settle.balance.refund\",\"peer\":\"user\","
+                           "\"httpStatus\":200,\"error\":null,\"durationMs\":3,"
+                           "\"requestId\":\"rid-2\",\"compensation\":true,\"paymentId\":5}");
+    cJSON_free(text);
+    cJSON_Delete(j);
+    payment_step_set(&st, NULL, 5, 12, 7, NULL, "order.read", "order", 0, "unavailable", -1, false);
+    j = payment_step_render(&st);
+    text = cJSON_PrintUnformatted(j);
+    ck_assert_str_eq(text, "{\"at\":\"1970-01-01T00:00:00.000007Z\",\"service\":\"payment\","
+                           "\"step\":\"order.read\",\"peer\":\"order\",\"httpStatus\":null,"
+                           "\"error\":\"unavailable\",\"durationMs\":0,\"requestId\":null,"
+                           "\"compensation\":false,\"paymentId\":5}");
+    cJSON_free(text);
+    cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_outbox_attempts_logged)
+{
+    int logged = 0;
+    for (int64_t a = -1; a <= 1000; a++)
+        logged += payment_outbox_attempt_logged(a);
+    ck_assert_int_eq(logged, 10); /* 1, 2, 4, ..., 512 */
+    ck_assert(payment_outbox_attempt_logged(1));
+    ck_assert(payment_outbox_attempt_logged(2));
+    ck_assert(!payment_outbox_attempt_logged(3));
+    ck_assert(payment_outbox_attempt_logged(4));
+    ck_assert(!payment_outbox_attempt_logged(0));
+    ck_assert(payment_outbox_attempt_logged(1LL << 40));
+}
+END_TEST
+
 Suite *payment_logic_suite(void)
 {
     Suite *s = suite_create("payment_logic");
@@ -160,6 +245,9 @@ Suite *payment_logic_suite(void)
     tcase_add_test(tc, test_balance_covers);
     tcase_add_test(tc, test_settle_action);
     tcase_add_test(tc, test_ref);
+    tcase_add_test(tc, test_render_payment);
+    tcase_add_test(tc, test_steps);
+    tcase_add_test(tc, test_outbox_attempts_logged);
     suite_add_tcase(s, tc);
     return s;
 }

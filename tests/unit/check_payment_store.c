@@ -1,12 +1,14 @@
 /* Unit tests of the payment store (services/payment/payment_store.c) on a
  * fresh temp database per test: one live payment per order (the partial
  * unique index), conditional transitions, COMPLETED and its outbox row in
- * one transaction, deliveries, listing and the settler's query. */
+ * one transaction, deliveries, listing and the settler's query, the
+ * Idempotency-Keys bound to payments and the saga log. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../services/payment/payment_store.h"
@@ -16,6 +18,7 @@ Suite *payment_store_suite(void);
 static char tmpdir[64];
 static char dbpath[128];
 static db *d;
+static bool key_taken; /* OUT of payment_store_insert_pending */
 
 static void setup(void)
 {
@@ -41,7 +44,8 @@ static void teardown(void)
 static int64_t new_pending(int64_t order_id, int64_t user_id)
 {
     int64_t id = 0;
-    ck_assert_int_eq(payment_store_insert_pending(d, order_id, user_id, 1000, &id), SHOP_OK);
+    ck_assert_int_eq(
+        payment_store_insert_pending(d, order_id, user_id, 1000, NULL, &id, &key_taken), SHOP_OK);
     ck_assert_int_gt(id, 0);
     return id;
 }
@@ -74,21 +78,27 @@ START_TEST(test_one_live_payment_per_order)
     int64_t first = new_pending(7, 1);
     int64_t other = 0;
     /* A second PENDING one for the same order is refused... */
-    ck_assert_int_eq(payment_store_insert_pending(d, 7, 1, 1000, &other), SHOP_ECONFLICT);
-    ck_assert_int_eq(payment_store_insert_pending(d, 7, 2, 1000, &other), SHOP_ECONFLICT);
+    ck_assert_int_eq(payment_store_insert_pending(d, 7, 1, 1000, NULL, &other, &key_taken),
+                     SHOP_ECONFLICT);
+    ck_assert_int_eq(payment_store_insert_pending(d, 7, 2, 1000, NULL, &other, &key_taken),
+                     SHOP_ECONFLICT);
     /* ...but another order is fine. */
     new_pending(8, 1);
     /* After FAILED, the order may be paid again. */
-    ck_assert_int_eq(payment_store_transition(d, first, PAYMENT_PENDING, PAYMENT_FAILED, 1001),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        payment_store_transition(d, first, PAYMENT_PENDING, PAYMENT_FAILED, 1001, NULL, NULL, NULL),
+        SHOP_OK);
     int64_t second = new_pending(7, 1);
     ck_assert_int_gt(second, first);
     /* Once COMPLETED, a third one is refused again. */
-    ck_assert_int_eq(payment_store_complete(d, second, 7, "{}", 1002, 1002000), SHOP_OK);
-    ck_assert_int_eq(payment_store_insert_pending(d, 7, 1, 1003, &other), SHOP_ECONFLICT);
+    ck_assert_int_eq(payment_store_complete(d, second, 7, "{}", 1002, 1002000, NULL, NULL, NULL),
+                     SHOP_OK);
+    ck_assert_int_eq(payment_store_insert_pending(d, 7, 1, 1003, NULL, &other, &key_taken),
+                     SHOP_ECONFLICT);
     /* REFUNDED frees the order too. */
     int64_t third = new_pending(9, 1);
-    ck_assert_int_eq(payment_store_transition(d, third, PAYMENT_PENDING, PAYMENT_REFUNDED, 1004),
+    ck_assert_int_eq(payment_store_transition(d, third, PAYMENT_PENDING, PAYMENT_REFUNDED, 1004,
+                                              NULL, NULL, NULL),
                      SHOP_OK);
     new_pending(9, 1);
 }
@@ -98,7 +108,7 @@ START_TEST(test_ids_never_reused)
 {
     /* Ids name the debit refs ("pay-<id>"): a deleted one is never given again. */
     int64_t a = new_pending(1, 1);
-    ck_assert_int_eq(payment_store_delete_pending(d, a), SHOP_OK);
+    ck_assert_int_eq(payment_store_delete_pending(d, a, NULL), SHOP_OK);
     int64_t b = new_pending(1, 1);
     ck_assert_int_gt(b, a);
     ck_assert_int_eq(payment_store_get(d, a, &(payment_row){0}), SHOP_ENOTFOUND);
@@ -108,49 +118,58 @@ END_TEST
 START_TEST(test_conditional_transitions)
 {
     int64_t id = new_pending(5, 2);
-    ck_assert_int_eq(payment_store_set_amount(d, id, 95000, 1001), SHOP_OK);
+    ck_assert_int_eq(payment_store_set_amount(d, id, 95000, 1001, NULL), SHOP_OK);
     ck_assert_int_eq(get(id).amount, 95000);
     ck_assert(get(id).amount_known);
     /* A known amount of 0 (a fully discounted order) is told apart from unknown. */
     int64_t free_one = new_pending(50, 2);
-    ck_assert_int_eq(payment_store_set_amount(d, free_one, 0, 1001), SHOP_OK);
+    ck_assert_int_eq(payment_store_set_amount(d, free_one, 0, 1001, NULL), SHOP_OK);
     ck_assert(get(free_one).amount_known);
     ck_assert_int_eq(get(free_one).amount, 0);
     /* Only from the expected state. */
-    ck_assert_int_eq(payment_store_transition(d, id, PAYMENT_COMPLETED, PAYMENT_FAILED, 1002),
-                     SHOP_ECONFLICT);
-    ck_assert_int_eq(payment_store_transition(d, id, PAYMENT_PENDING, PAYMENT_FAILED, 1002),
-                     SHOP_OK);
+    ck_assert_int_eq(
+        payment_store_transition(d, id, PAYMENT_COMPLETED, PAYMENT_FAILED, 1002, NULL, NULL, NULL),
+        SHOP_ECONFLICT);
+    ck_assert_int_eq(
+        payment_store_transition(d, id, PAYMENT_PENDING, PAYMENT_FAILED, 1002, NULL, NULL, NULL),
+        SHOP_OK);
     payment_row p = get(id);
     ck_assert_int_eq(p.status, PAYMENT_FAILED);
     ck_assert_int_eq(p.updated_at, 1002);
     /* The loser of a race changes nothing. */
-    ck_assert_int_eq(payment_store_transition(d, id, PAYMENT_PENDING, PAYMENT_REFUNDED, 1003),
+    ck_assert_int_eq(
+        payment_store_transition(d, id, PAYMENT_PENDING, PAYMENT_REFUNDED, 1003, NULL, NULL, NULL),
+        SHOP_ECONFLICT);
+    ck_assert_int_eq(payment_store_complete(d, id, 5, "{}", 1003, 1003000, NULL, NULL, NULL),
                      SHOP_ECONFLICT);
-    ck_assert_int_eq(payment_store_complete(d, id, 5, "{}", 1003, 1003000), SHOP_ECONFLICT);
-    ck_assert_int_eq(payment_store_set_amount(d, id, 1, 1003), SHOP_ECONFLICT);
-    ck_assert_int_eq(payment_store_delete_pending(d, id), SHOP_ECONFLICT);
+    ck_assert_int_eq(payment_store_set_amount(d, id, 1, 1003, NULL), SHOP_ECONFLICT);
+    ck_assert_int_eq(payment_store_delete_pending(d, id, NULL), SHOP_ECONFLICT);
     p = get(id);
     ck_assert_int_eq(p.status, PAYMENT_FAILED);
     ck_assert_int_eq(p.amount, 95000);
     ck_assert(!p.has_delivery);
     /* Final states never move, and COMPLETED only through complete(). */
-    ck_assert_int_eq(payment_store_transition(d, id, PAYMENT_FAILED, PAYMENT_PENDING, 1004),
-                     SHOP_ECONFLICT);
+    ck_assert_int_eq(
+        payment_store_transition(d, id, PAYMENT_FAILED, PAYMENT_PENDING, 1004, NULL, NULL, NULL),
+        SHOP_ECONFLICT);
     int64_t other = new_pending(6, 2);
-    ck_assert_int_eq(payment_store_transition(d, other, PAYMENT_PENDING, PAYMENT_COMPLETED, 1004),
+    ck_assert_int_eq(payment_store_transition(d, other, PAYMENT_PENDING, PAYMENT_COMPLETED, 1004,
+                                              NULL, NULL, NULL),
                      SHOP_ECONFLICT);
     ck_assert_int_eq(get(other).status, PAYMENT_PENDING);
-    ck_assert_int_eq(payment_store_transition(d, 999, PAYMENT_PENDING, PAYMENT_FAILED, 1004),
-                     SHOP_ECONFLICT);
+    ck_assert_int_eq(
+        payment_store_transition(d, 999, PAYMENT_PENDING, PAYMENT_FAILED, 1004, NULL, NULL, NULL),
+        SHOP_ECONFLICT);
 }
 END_TEST
 
 START_TEST(test_complete_writes_outbox_atomically)
 {
     int64_t id = new_pending(12, 1);
-    ck_assert_int_eq(payment_store_set_amount(d, id, 95000, 1001), SHOP_OK);
-    ck_assert_int_eq(payment_store_complete(d, id, 12, "{\"orderId\":12}", 1002, 1002000), SHOP_OK);
+    ck_assert_int_eq(payment_store_set_amount(d, id, 95000, 1001, NULL), SHOP_OK);
+    ck_assert_int_eq(
+        payment_store_complete(d, id, 12, "{\"orderId\":12}", 1002, 1002000, NULL, NULL, NULL),
+        SHOP_OK);
     payment_row p = get(id);
     ck_assert_int_eq(p.status, PAYMENT_COMPLETED);
     ck_assert(p.has_delivery);
@@ -168,8 +187,9 @@ START_TEST(test_complete_writes_outbox_atomically)
     ck_assert_int_eq(msg.attempts, 0);
     payment_outbox_msg_release(&msg);
     /* A second complete (another actor) changes nothing and writes no row. */
-    ck_assert_int_eq(payment_store_complete(d, id, 12, "{\"other\":1}", 1003, 1003000),
-                     SHOP_ECONFLICT);
+    ck_assert_int_eq(
+        payment_store_complete(d, id, 12, "{\"other\":1}", 1003, 1003000, NULL, NULL, NULL),
+        SHOP_ECONFLICT);
     ck_assert_int_eq(payment_store_outbox_next(d, 1003000, &msg, &due, &next), SHOP_OK);
     ck_assert(due);
     ck_assert_str_eq(msg.payload, "{\"orderId\":12}");
@@ -191,7 +211,8 @@ START_TEST(test_complete_rolls_back_status_when_outbox_fails)
              (long long)id);
     ck_assert_int_eq(db_exec(c, sql), 0);
     ck_assert_int_eq(db_commit(d, c), 0);
-    ck_assert_int_eq(payment_store_complete(d, id, 12, "{}", 1002, 1002000), SHOP_EDB);
+    ck_assert_int_eq(payment_store_complete(d, id, 12, "{}", 1002, 1002000, NULL, NULL, NULL),
+                     SHOP_EDB);
     ck_assert_int_eq(get(id).status, PAYMENT_PENDING);
 }
 END_TEST
@@ -200,8 +221,8 @@ START_TEST(test_outbox_retry_and_delivery)
 {
     int64_t a = new_pending(1, 1);
     int64_t b = new_pending(2, 1);
-    ck_assert_int_eq(payment_store_complete(d, a, 1, "A", 1, 1000), SHOP_OK);
-    ck_assert_int_eq(payment_store_complete(d, b, 2, "B", 1, 1500), SHOP_OK);
+    ck_assert_int_eq(payment_store_complete(d, a, 1, "A", 1, 1000, NULL, NULL, NULL), SHOP_OK);
+    ck_assert_int_eq(payment_store_complete(d, b, 2, "B", 1, 1500, NULL, NULL, NULL), SHOP_OK);
     payment_outbox_msg msg = {0};
     bool due = false;
     int64_t next = 0;
@@ -214,7 +235,7 @@ START_TEST(test_outbox_retry_and_delivery)
     ck_assert(due);
     ck_assert_int_eq(msg.payment_id, a);
     payment_outbox_msg_release(&msg);
-    ck_assert_int_eq(payment_store_outbox_retry(d, a, 1, 1200), SHOP_OK);
+    ck_assert_int_eq(payment_store_outbox_retry(d, a, 1, 1200, NULL), SHOP_OK);
     ck_assert_int_eq(get(a).attempts, 1);
     ck_assert_int_eq(payment_store_outbox_next(d, 1100, &msg, &due, &next), SHOP_OK);
     ck_assert(!due);
@@ -223,14 +244,14 @@ START_TEST(test_outbox_retry_and_delivery)
     ck_assert(due);
     ck_assert_int_eq(msg.payment_id, a);
     payment_outbox_msg_release(&msg);
-    ck_assert_int_eq(payment_store_outbox_delivered(d, a, 2, 77), SHOP_OK);
+    ck_assert_int_eq(payment_store_outbox_delivered(d, a, 2, 77, NULL), SHOP_OK);
     payment_row p = get(a);
     ck_assert(p.delivered);
     ck_assert_int_eq(p.attempts, 2);
     ck_assert_int_eq(p.delivered_at, 77);
     /* A delivered row is never offered again, nor changed by late writes. */
-    ck_assert_int_eq(payment_store_outbox_retry(d, a, 9, 5000), SHOP_OK);
-    ck_assert_int_eq(payment_store_outbox_delivered(d, a, 9, 99), SHOP_OK);
+    ck_assert_int_eq(payment_store_outbox_retry(d, a, 9, 5000, NULL), SHOP_OK);
+    ck_assert_int_eq(payment_store_outbox_delivered(d, a, 9, 99, NULL), SHOP_OK);
     p = get(a);
     ck_assert_int_eq(p.attempts, 2);
     ck_assert_int_eq(p.delivered_at, 77);
@@ -239,7 +260,7 @@ START_TEST(test_outbox_retry_and_delivery)
     ck_assert_int_eq(msg.payment_id, b);
     ck_assert_str_eq(msg.payload, "B");
     payment_outbox_msg_release(&msg);
-    ck_assert_int_eq(payment_store_outbox_delivered(d, b, 1, 78), SHOP_OK);
+    ck_assert_int_eq(payment_store_outbox_delivered(d, b, 1, 78, NULL), SHOP_OK);
     ck_assert_int_eq(payment_store_outbox_next(d, 99999, &msg, &due, &next), SHOP_OK);
     ck_assert(!due);
     ck_assert_int_eq(next, -1);
@@ -250,12 +271,15 @@ START_TEST(test_list_and_stale)
 {
     int64_t ids[6];
     for (int i = 0; i < 6; i++) {
-        ck_assert_int_eq(payment_store_insert_pending(d, 100 + i, i % 2 + 1, 1000 + i, &ids[i]),
+        ck_assert_int_eq(payment_store_insert_pending(d, 100 + i, i % 2 + 1, 1000 + i, NULL,
+                                                      &ids[i], &key_taken),
                          SHOP_OK);
     }
-    ck_assert_int_eq(payment_store_transition(d, ids[1], PAYMENT_PENDING, PAYMENT_FAILED, 2000),
+    ck_assert_int_eq(payment_store_transition(d, ids[1], PAYMENT_PENDING, PAYMENT_FAILED, 2000,
+                                              NULL, NULL, NULL),
                      SHOP_OK);
-    ck_assert_int_eq(payment_store_complete(d, ids[2], 102, "{}", 2000, 2000000), SHOP_OK);
+    ck_assert_int_eq(payment_store_complete(d, ids[2], 102, "{}", 2000, 2000000, NULL, NULL, NULL),
+                     SHOP_OK);
     payment_row rows[10];
     size_t n = 0;
     ck_assert_int_eq(payment_store_list(d, PAYMENT_STATUS_INVALID, 0, 0, rows, 10, &n), SHOP_OK);
@@ -301,7 +325,8 @@ static shop_err race_results[RACERS];
 static void *race_insert(void *arg)
 {
     int i = (int)(intptr_t)arg;
-    race_results[i] = payment_store_insert_pending(d, 42, 1, 1000, &race_ids[i]);
+    bool taken = false;
+    race_results[i] = payment_store_insert_pending(d, 42, 1, 1000, NULL, &race_ids[i], &taken);
     return NULL;
 }
 
@@ -327,6 +352,247 @@ START_TEST(test_insert_race)
 }
 END_TEST
 
+/* ---- Idempotency-Key bound to a payment ----------------------------------- */
+
+static const payment_idem KEY_A = {.key = "key-a", .request = "/payments\n{\"orderId\":7}"};
+
+static idem_outcome lookup(const payment_idem *idem, idem_record *rec)
+{
+    return payment_store_idem_lookup(d, idem, rec);
+}
+
+/* Asserts idem's stored answer: status and body, then frees it. */
+static void expect_answer(const payment_idem *idem, int status, const char *body)
+{
+    idem_record rec;
+    ck_assert_int_eq(lookup(idem, &rec), IDEM_REPLAY);
+    ck_assert_int_eq(rec.status, status);
+    ck_assert_str_eq(rec.body, body);
+    idem_record_free(&rec);
+}
+
+START_TEST(test_key_bound_with_the_pending_row)
+{
+    idem_record rec;
+    int64_t id = 0, other = 0;
+    bool taken = true;
+    ck_assert_int_eq(payment_store_insert_pending(d, 7, 1, 1000, &KEY_A, &id, &taken), SHOP_OK);
+    ck_assert(!taken);
+    ck_assert_int_eq(lookup(&KEY_A, &rec), IDEM_IN_PROGRESS);
+    ck_assert_int_eq(rec.ref, id);
+    idem_record_free(&rec);
+    /* The same key again (for another order even): nothing is inserted. */
+    ck_assert_int_eq(payment_store_insert_pending(d, 8, 1, 1000, &KEY_A, &other, &taken),
+                     SHOP_ECONFLICT);
+    ck_assert(taken);
+    payment_row rows[4];
+    size_t n = 0;
+    ck_assert_int_eq(payment_store_list(d, PAYMENT_STATUS_INVALID, 0, 0, rows, 4, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 1);
+    /* A second live payment of the order with another key: refused, that key
+     * not stored (the caller stores its 409 with idem_put). */
+    payment_idem key_b = {.key = "key-b", .request = KEY_A.request};
+    ck_assert_int_eq(payment_store_insert_pending(d, 7, 1, 1000, &key_b, &other, &taken),
+                     SHOP_ECONFLICT);
+    ck_assert(!taken);
+    ck_assert_int_eq(lookup(&key_b, &rec), IDEM_NEW);
+    idem_record_free(&rec);
+    ck_assert_int_eq(payment_store_idem_put(d, &key_b, 409, "{\"code\":\"ORDER_NOT_PAYABLE\"}"),
+                     SHOP_OK);
+    ck_assert_int_eq(payment_store_idem_put(d, &key_b, 400, "{}"), SHOP_OK); /* first stands */
+    expect_answer(&key_b, 409, "{\"code\":\"ORDER_NOT_PAYABLE\"}");
+    /* COMPLETED answers the key in its transaction. */
+    payment_answer created = {.status = 201, .body = "{\"id\":1}"};
+    ck_assert_int_eq(payment_store_complete(d, id, 7, "{}", 1001, 1001000, NULL, NULL, &created),
+                     SHOP_OK);
+    expect_answer(&KEY_A, 201, "{\"id\":1}");
+    /* Old answers are purged after a day. */
+    ck_assert_int_eq(payment_store_idem_purge(d, time(NULL) + 2 * 86400), SHOP_OK);
+    ck_assert_int_eq(lookup(&KEY_A, &rec), IDEM_NEW);
+    idem_record_free(&rec);
+}
+END_TEST
+
+START_TEST(test_key_answer_follows_the_final_state)
+{
+    idem_record rec;
+    int64_t a = 0, b = 0, c = 0, e = 0;
+    bool taken;
+    payment_idem ka = {"a", "r"}, kb = {"b", "r"}, kc = {"c", "r"}, ke = {"e", "r"};
+    ck_assert_int_eq(payment_store_insert_pending(d, 1, 1, 1000, &ka, &a, &taken), SHOP_OK);
+    ck_assert_int_eq(payment_store_insert_pending(d, 2, 1, 1000, &kb, &b, &taken), SHOP_OK);
+    ck_assert_int_eq(payment_store_insert_pending(d, 3, 1, 1000, &kc, &c, &taken), SHOP_OK);
+    ck_assert_int_eq(payment_store_insert_pending(d, 4, 1, 1000, &ke, &e, &taken), SHOP_OK);
+    /* A 4xx of the order checks: the row goes, the answer stays. */
+    payment_answer forbidden = {.status = 403, .body = "{\"code\":\"FORBIDDEN\"}"};
+    ck_assert_int_eq(payment_store_delete_pending(d, a, &forbidden), SHOP_OK);
+    ck_assert_int_eq(payment_store_get(d, a, &(payment_row){0}), SHOP_ENOTFOUND);
+    expect_answer(&ka, 403, "{\"code\":\"FORBIDDEN\"}");
+    /* A 5xx that left nothing behind: row and key go; a retry starts afresh. */
+    payment_answer bad_gateway = {.status = 502, .body = "{\"code\":\"BAD_GATEWAY\"}"};
+    ck_assert_int_eq(payment_store_delete_pending(d, b, &bad_gateway), SHOP_OK);
+    ck_assert_int_eq(lookup(&kb, &rec), IDEM_NEW);
+    idem_record_free(&rec);
+    /* FAILED with its 402. */
+    payment_answer short_balance = {.status = 402, .body = "{\"code\":\"INSUFFICIENT_BALANCE\"}"};
+    ck_assert_int_eq(payment_store_transition(d, c, PAYMENT_PENDING, PAYMENT_FAILED, 1001, NULL,
+                                              NULL, &short_balance),
+                     SHOP_OK);
+    expect_answer(&kc, 402, "{\"code\":\"INSUFFICIENT_BALANCE\"}");
+    /* A transition that loses leaves the key as it was: the winner answers it. */
+    payment_answer other = {.status = 409, .body = "{}"};
+    ck_assert_int_eq(
+        payment_store_transition(d, c, PAYMENT_PENDING, PAYMENT_REFUNDED, 1002, NULL, NULL, &other),
+        SHOP_ECONFLICT);
+    expect_answer(&kc, 402, "{\"code\":\"INSUFFICIENT_BALANCE\"}");
+    ck_assert_int_eq(payment_store_delete_pending(d, c, &bad_gateway), SHOP_ECONFLICT);
+    expect_answer(&kc, 402, "{\"code\":\"INSUFFICIENT_BALANCE\"}");
+    /* A payment still PENDING keeps its key IN_PROGRESS (a 5xx while the
+     * debit may have happened); the settler's REFUNDED answers it. */
+    ck_assert_int_eq(lookup(&ke, &rec), IDEM_IN_PROGRESS);
+    idem_record_free(&rec);
+    payment_answer refunded = {.status = 409, .body = "{\"code\":\"ORDER_NOT_PAYABLE\"}"};
+    ck_assert_int_eq(payment_store_transition(d, e, PAYMENT_PENDING, PAYMENT_REFUNDED, 1003, NULL,
+                                              NULL, &refunded),
+                     SHOP_OK);
+    expect_answer(&ke, 409, "{\"code\":\"ORDER_NOT_PAYABLE\"}");
+}
+END_TEST
+
+/* ---- the saga log ---------------------------------------------------------- */
+
+/* Adds step name of payment pid (order oid) at at_us to log. */
+static void add_step(payment_steps *log, int64_t pid, int64_t oid, const char *name, int64_t at_us,
+                     const char *peer, int status)
+{
+    payment_step *st = payment_steps_next(log);
+    ck_assert_ptr_nonnull(st);
+    payment_step_set(st, log, pid, oid, at_us, log->prefix, name, peer, status, NULL, 1, false);
+}
+
+/* The names of the stored steps of order oid (user_id 0: all), joined. */
+static void stored_names(int64_t oid, int64_t user_id, char *out, size_t len)
+{
+    payment_step steps[32];
+    size_t n = 0, used = 0;
+    ck_assert_int_eq(payment_store_steps(d, oid, user_id, steps, 32, &n), SHOP_OK);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%s", i > 0 ? " " : "", steps[i].step);
+}
+
+START_TEST(test_saga_log_goes_with_state_changes)
+{
+    payment_steps log;
+    payment_step state;
+    char names[512];
+    payment_steps_init(&log, "rid-1", NULL);
+    int64_t id = new_pending(7, 1);
+    add_step(&log, id, 7, "payment.pending", 100, NULL, 0);
+    add_step(&log, id, 7, "order.read", 101, "order", 200);
+    ck_assert_int_eq(payment_store_set_amount(d, id, 5000, 1001, &log), SHOP_OK);
+    ck_assert_int_eq(log.n, 0);
+    stored_names(7, 0, names, sizeof names);
+    ck_assert_str_eq(names, "payment.pending order.read");
+    add_step(&log, id, 7, "balance.check", 102, "user", 200);
+    add_step(&log, id, 7, "balance.debit", 103, "user", 200);
+    add_step(&log, id, 7, "order.mark_paid", 104, "order", 200);
+    stored_names(7, 0, names, sizeof names);
+    ck_assert_str_eq(names, "payment.pending order.read"); /* not before the state change */
+    payment_step_set(&state, &log, id, 7, 105, NULL, "payment.completed", NULL, 0, NULL, 0, false);
+    ck_assert_int_eq(payment_store_complete(d, id, 7, "{}", 1002, 1002000, &log, &state, NULL),
+                     SHOP_OK);
+    ck_assert_int_eq(log.n, 0);
+    stored_names(7, 0, names, sizeof names);
+    ck_assert_str_eq(names, "payment.pending order.read balance.check balance.debit "
+                            "order.mark_paid payment.completed");
+    /* A write that loses keeps the calls, not its state step. */
+    add_step(&log, id, 7, "late", 106, "user", 200);
+    payment_step_set(&state, &log, id, 7, 107, NULL, "payment.failed", NULL, 0, NULL, 0, false);
+    ck_assert_int_eq(
+        payment_store_transition(d, id, PAYMENT_PENDING, PAYMENT_FAILED, 1003, &log, &state, NULL),
+        SHOP_ECONFLICT);
+    ck_assert_int_eq(log.n, 0);
+    /* The outbox worker's steps go with its own writes. */
+    payment_step_set(&state, &log, id, 7, 108, NULL, "outbox.attempt", "data-platform", 503, NULL,
+                     4, false);
+    ck_assert_int_eq(payment_store_outbox_retry(d, id, 1, 2000000, &state), SHOP_OK);
+    payment_step_set(&state, &log, id, 7, 109, NULL, "outbox.delivered", "data-platform", 200, NULL,
+                     4, false);
+    ck_assert_int_eq(payment_store_outbox_delivered(d, id, 2, 1004, &state), SHOP_OK);
+    /* A repeat of a delivery that changes nothing records nothing. */
+    payment_step_set(&state, &log, id, 7, 110, NULL, "outbox.again", "data-platform", 200, NULL, 4,
+                     false);
+    ck_assert_int_eq(payment_store_outbox_delivered(d, id, 3, 1005, &state), SHOP_OK);
+    stored_names(7, 0, names, sizeof names);
+    ck_assert_str_eq(names, "payment.pending order.read balance.check balance.debit "
+                            "order.mark_paid payment.completed late outbox.attempt "
+                            "outbox.delivered");
+    /* Fields round-trip. */
+    payment_step steps[16];
+    size_t n = 0;
+    ck_assert_int_eq(payment_store_steps(d, 7, 0, steps, 16, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 9);
+    ck_assert_int_eq(steps[7].http_status, 503);
+    ck_assert_str_eq(steps[7].peer, "data-platform");
+    ck_assert_int_eq(steps[7].duration_ms, 4);
+    ck_assert_int_eq(steps[7].payment_id, id);
+    ck_assert_int_eq(steps[7].order_id, 7);
+    ck_assert_str_eq(steps[7].request_id, "rid-1");
+    ck_assert_str_eq(steps[0].peer, "");
+    ck_assert_int_eq(steps[0].http_status, 0);
+}
+END_TEST
+
+START_TEST(test_saga_log_by_order_and_payer)
+{
+    payment_steps log;
+    char names[512];
+    payment_steps_init(&log, "r", NULL);
+    /* Order 7: a FAILED payment by user 1, then another user's attempt that
+     * reached the log (a 503 before its order check), then user 1 again. */
+    int64_t a = new_pending(7, 1);
+    add_step(&log, a, 7, "a.second", 200, "user", 200);
+    add_step(&log, a, 7, "a.first", 100, NULL, 0);
+    ck_assert_int_eq(
+        payment_store_transition(d, a, PAYMENT_PENDING, PAYMENT_FAILED, 1001, &log, NULL, NULL),
+        SHOP_OK);
+    int64_t b = new_pending(7, 2);
+    add_step(&log, b, 7, "b.only", 150, "order", 0);
+    ck_assert_int_eq(payment_store_steps_flush(d, &log), SHOP_OK);
+    ck_assert_int_eq(
+        payment_store_transition(d, b, PAYMENT_PENDING, PAYMENT_FAILED, 1001, NULL, NULL, NULL),
+        SHOP_OK);
+    int64_t c = new_pending(7, 1);
+    add_step(&log, c, 7, "c.only", 300, NULL, 0);
+    ck_assert_int_eq(payment_store_steps_flush(d, &log), SHOP_OK);
+    /* Another order's steps stay apart. */
+    int64_t other = new_pending(8, 1);
+    add_step(&log, other, 8, "other", 50, NULL, 0);
+    ck_assert_int_eq(payment_store_steps_flush(d, &log), SHOP_OK);
+    stored_names(7, 0, names, sizeof names);
+    ck_assert_str_eq(names, "a.first b.only a.second c.only");
+    stored_names(7, 1, names, sizeof names);
+    ck_assert_str_eq(names, "a.first a.second c.only");
+    stored_names(7, 2, names, sizeof names);
+    ck_assert_str_eq(names, "b.only");
+    stored_names(8, 1, names, sizeof names);
+    ck_assert_str_eq(names, "other");
+    stored_names(9, 0, names, sizeof names);
+    ck_assert_str_eq(names, "");
+    /* The steps of a payment that is deleted (it never happened) are not shown. */
+    ck_assert_int_eq(payment_store_delete_pending(d, c, NULL), SHOP_OK);
+    stored_names(7, 1, names, sizeof names);
+    ck_assert_str_eq(names, "a.first a.second");
+    /* At most cap. */
+    payment_step steps[1];
+    size_t n = 0;
+    ck_assert_int_eq(payment_store_steps(d, 7, 0, steps, 1, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(steps[0].step, "a.first");
+}
+END_TEST
+
 Suite *payment_store_suite(void)
 {
     Suite *s = suite_create("payment_store");
@@ -342,6 +608,10 @@ Suite *payment_store_suite(void)
     tcase_add_test(tc, test_outbox_retry_and_delivery);
     tcase_add_test(tc, test_list_and_stale);
     tcase_add_test(tc, test_insert_race);
+    tcase_add_test(tc, test_key_bound_with_the_pending_row);
+    tcase_add_test(tc, test_key_answer_follows_the_final_state);
+    tcase_add_test(tc, test_saga_log_goes_with_state_changes);
+    tcase_add_test(tc, test_saga_log_by_order_and_payer);
     suite_add_tcase(s, tc);
     return s;
 }
