@@ -225,7 +225,7 @@ test-ui: all
 # to FUZZ_BUILD. make fuzz-short: 10 s each (CI). make fuzz-regress: the
 # committed corpus once. make fuzz-http: FUZZ_HTTP_REQUESTS (100000)
 # malformed requests against a stack of `make asan` binaries
-# (tests/fuzz/http_fuzz.sh).
+# (FUZZ_HTTP_BUILD, build-asan; tests/fuzz/http_fuzz.sh).
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 60
 FUZZ_HARNESS_SRCS  := $(filter-out tests/fuzz/fuzz_support.c,$(wildcard tests/fuzz/fuzz_*.c))
@@ -260,8 +260,30 @@ $(OBJ)/tests/fuzz/http_fuzz.o: $(BUILD)/gen/suites.inc
 $(BIN)/http_fuzz: $(OBJ)/tests/fuzz/http_fuzz.o $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+FUZZ_HTTP_BUILD    ?= build-asan
 fuzz-http:
-	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(FUZZ_ASAN_SAN)" all fuzz-http-tool
-	tests/fuzz/http_fuzz.sh build-asan/bin
+	$(MAKE) BUILD=$(FUZZ_HTTP_BUILD) OPT=-O1 SAN="$(FUZZ_ASAN_SAN)" all fuzz-http-tool
+	tests/fuzz/http_fuzz.sh $(FUZZ_HTTP_BUILD)/bin
 # --- end of fuzzing ---------------------------------------------------------
+
+# --- flood: idle and slowloris connections against the gateway (tests/flood) -
+# flood: the tool (raw sockets, one poll thread). Its engine, flood_conn.c, is
+# linked into the test runner too, for tests/integration/check_it_flood.c.
+# make flood: a stack of its own; shop-load alone, then with 1,000 idle and
+# 100 slowloris connections held against the gateway (FLOOD_ROUNDS of
+# FLOOD_SECONDS each, default 3 x 10 s); fails below 80% of the throughput
+# alone or on any load error (tests/flood/README.md).
+FLOOD_LIB_OBJS := $(OBJ)/tests/flood/flood_conn.o
+FLOOD_TOOL     := $(BIN)/flood
+TOOLS          += $(FLOOD_TOOL)
+all: $(FLOOD_TOOL)
+$(FLOOD_LIB_OBJS) $(OBJ)/tests/flood/flood.o: $(BUILD)/gen/suites.inc
+$(FLOOD_TOOL): $(OBJ)/tests/flood/flood.o $(FLOOD_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^
+$(TEST_BIN): $(FLOOD_LIB_OBJS)
+.PHONY: flood
+flood: all
+	SHOP_BIN_DIR=$(BIN) tests/flood/flood.sh
+# --- end of flood -------------------------------------------------------------
 

@@ -27,6 +27,7 @@ int main(void)
     http_server_config cfg = {
         .service = "api-gateway",
         .port = config_port("GATEWAY_PORT", 0),
+        .num_threads = (int)config_int("GATEWAY_THREADS", 1500, 2, HTTP_MAX_THREADS), /* public */
         .routes = gateway_routes,
         .n_routes = gateway_n_routes,
         .app = &app,

@@ -11,10 +11,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +37,8 @@ struct http_server {
     http_server_config cfg;
     int port;
     bool has_health_route;
+    int num_threads;
+    atomic_int open_connections; /* each holds a worker (LIBS.md §1) */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -323,8 +327,10 @@ static int reply_health(http_req *req, const char *service)
     return http_reply_json(req, 200, o);
 }
 
-static int reply_metrics(http_req *req)
+static int reply_metrics(http_server *srv, http_req *req)
 {
+    metrics_gauge("shop_http_connections_open", "", atomic_load(&srv->open_connections));
+    metrics_gauge("shop_http_workers", "", srv->num_threads);
     char *text = metrics_render();
     if (text == NULL)
         return http_reply_problem(req, "INTERNAL", "out of memory");
@@ -350,7 +356,7 @@ static int route_request(http_server *srv, http_req *req, const struct mg_reques
         !srv->has_health_route)
         return reply_health(req, cfg->service);
     if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/metrics") == 0)
-        return reply_metrics(req);
+        return reply_metrics(srv, req);
     if (cfg->internal_token != NULL && !is_open_path(req->path)) {
         const char *tok = mg_get_header(req->conn, "X-Internal-Token");
         if (tok == NULL || !http_token_equal(tok, cfg->internal_token))
@@ -459,6 +465,15 @@ static int on_http_error(struct mg_connection *conn, int status, const char *err
     return 0;
 }
 
+/* Every request goes through begin_request, which civetweb calls before its
+ * own handler lookup. A handler registered with mg_set_request_handler
+ * would leave a gap after mg_start, when the port already accepts and
+ * civetweb would answer 404 on its own (seen right after restarts). */
+static int on_begin_request(struct mg_connection *conn)
+{
+    return dispatch(conn, mg_get_user_data(mg_get_context(conn)));
+}
+
 static int on_log_message(const struct mg_connection *conn, const char *message)
 {
     (void)conn;
@@ -466,11 +481,58 @@ static int on_log_message(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* Every connection holds a worker for its whole life, idle time included
+ * (LIBS.md §1): counted for GET /metrics, next to the number of workers. */
+static int on_init_connection(const struct mg_connection *conn, void **conn_data)
+{
+    (void)conn_data;
+    http_server *srv = mg_get_user_data(mg_get_context(conn));
+    if (srv != NULL)
+        atomic_fetch_add(&srv->open_connections, 1);
+    return 0;
+}
+
+static void on_connection_close(const struct mg_connection *conn)
+{
+    http_server *srv = mg_get_user_data(mg_get_context(conn));
+    if (srv != NULL)
+        atomic_fetch_sub(&srv->open_connections, 1);
+}
+
 static pthread_once_t mg_once = PTHREAD_ONCE_INIT;
 
 static void init_civetweb(void)
 {
     mg_init_library(0);
+}
+
+/* Each connection is a descriptor: raises the soft open-files limit to what
+ * n_threads workers, the accepted sockets in the connection queue and the
+ * program's own files (databases, outgoing connections, logs) need: a soft
+ * limit of 1,024 is common, and civetweb's accept loop spins at EMFILE.
+ * (The listen backlog holds no descriptors.) When the hard limit is lower,
+ * lowers the worker count to fit and says so. Returns the count to use. */
+static int64_t fit_open_files(const char *service, int64_t n_threads)
+{
+    const int64_t others = HTTP_CONNECTION_QUEUE + 256;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return n_threads;
+    rlim_t want = (rlim_t)(n_threads + others);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        int64_t fit = (int64_t)rl.rlim_cur - others;
+        fit = fit < 2 ? 2 : fit;
+        log_warn(NULL, "http: %s: open-files limit %llu is too low for %lld workers; using %lld",
+                 service != NULL ? service : "server", (unsigned long long)rl.rlim_cur,
+                 (long long)n_threads, (long long)fit);
+        return fit;
+    }
+    return n_threads;
 }
 
 http_server *http_server_start(const http_server_config *cfg)
@@ -484,42 +546,60 @@ http_server *http_server_start(const http_server_config *cfg)
                      "Calls to other programs, by peer and outcome.");
     metrics_describe("shop_http_client_call_duration_seconds", METRIC_HISTOGRAM,
                      "Time of calls to other programs, by peer.");
+    metrics_describe("shop_http_connections_open", METRIC_GAUGE,
+                     "Client connections open now; each holds a worker thread.");
+    metrics_describe("shop_http_workers", METRIC_GAUGE,
+                     "Worker threads: the most connections served at once.");
     http_server *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return NULL;
     srv->cfg = *cfg;
+    atomic_init(&srv->open_connections, 0);
     for (size_t i = 0; i < cfg->n_routes; i++)
         if (strcmp(cfg->routes[i].pattern, "/health") == 0 &&
             strcmp(cfg->routes[i].method, "GET") == 0)
             srv->has_health_route = true;
 
-    char ports[64], threads[16];
+    char ports[64], threads[16], request_timeout[16], keep_alive[16], queue[16], backlog[16];
     snprintf(ports, sizeof ports, "%s:%d", cfg->bind_addr ? cfg->bind_addr : "0.0.0.0", cfg->port);
-    int64_t n_threads = config_int("SHOP_THREADS", cfg->num_threads > 0 ? cfg->num_threads : 128,
-                                   2, 4096);
+    int64_t n_threads = cfg->num_threads > 0
+                            ? cfg->num_threads
+                            : config_int("SHOP_THREADS", HTTP_DEFAULT_THREADS, 2, HTTP_MAX_THREADS);
+    n_threads = fit_open_files(cfg->service, n_threads);
+    srv->num_threads = (int)n_threads;
     snprintf(threads, sizeof threads, "%lld", (long long)n_threads);
+    int64_t request_ms =
+        config_int("SHOP_REQUEST_TIMEOUT_MS", HTTP_REQUEST_TIMEOUT_MS, 100, 600000);
+    snprintf(request_timeout, sizeof request_timeout, "%lld", (long long)request_ms);
+    snprintf(keep_alive, sizeof keep_alive, "%d", HTTP_KEEP_ALIVE_TIMEOUT_MS);
+    snprintf(queue, sizeof queue, "%d", HTTP_CONNECTION_QUEUE);
+    snprintf(backlog, sizeof backlog, "%d", HTTP_LISTEN_BACKLOG);
     const char *options[] = {
         "listening_ports", ports,
         "num_threads", threads,
         "enable_keep_alive", "yes",
-        /* short idle keep-alive: callers under load reuse connections well
-         * before this, and mg_stop waits for idle workers (LIBS.md). */
-        "keep_alive_timeout_ms", "500",
+        /* Limits: see HTTP_REQUEST_TIMEOUT_MS and its neighbours in
+         * http_server.h. No linger_timeout_ms: closing never waits. */
+        "keep_alive_timeout_ms", keep_alive,
+        "request_timeout_ms", request_timeout,
+        "connection_queue", queue,
+        "listen_backlog", backlog,
         "tcp_nodelay", "1",
-        "request_timeout_ms", "10000",
         NULL,
     };
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
+    callbacks.begin_request = on_begin_request;
     callbacks.http_error = on_http_error;
     callbacks.log_message = on_log_message;
+    callbacks.init_connection = on_init_connection;
+    callbacks.connection_close = on_connection_close;
     srv->ctx = mg_start(&callbacks, srv, options);
     if (srv->ctx == NULL) {
-        log_error(NULL, "http: cannot listen on %s", ports);
+        log_error(NULL, "http: cannot listen on %s with %lld workers", ports, (long long)n_threads);
         free(srv);
         return NULL;
     }
-    mg_set_request_handler(srv->ctx, "/", dispatch, srv);
     struct mg_server_port sp[4];
     int n = mg_get_server_ports(srv->ctx, 4, sp);
     srv->port = n > 0 ? sp[0].port : cfg->port;

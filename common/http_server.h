@@ -18,6 +18,38 @@
 #define HTTP_REQUEST_ID_LEN 128
 #define HTTP_MAX_EXTRA_HEADERS 8
 
+/* Connection limits, the same in every program but the worker count
+ * (measured with civetweb 1.15 in tests/flood/README.md). Each connection
+ * holds a worker for its whole life, idle time included, and civetweb has no
+ * cap on connections other than the workers: beyond them, sockets wait in
+ * the connection queue, then the listen backlog, unserved. So a program
+ * needs a worker for every connection its clients may hold at once: the
+ * services 128 (their callers hold at most 16 pooled connections each,
+ * http_client.h, and user-service has four callers); the public gateway
+ * 1,500 (1,000 idle and 100 slowloris connections, and its real clients
+ * besides).
+ * - request timeout: a new connection must deliver its complete request
+ *   header within this many ms of being picked up, in total, however
+ *   slowly it trickles in (civetweb 1.15 read_message measures from the
+ *   start of the request), or it is closed (with a 400 when it sent part of
+ *   one); each body read (mg_read) is bounded by it too.
+ *   SHOP_REQUEST_TIMEOUT_MS overrides.
+ * - keep-alive timeout: after a reply, the next request header must be
+ *   complete within this many ms, else the connection closes; short, so
+ *   that idle connections give their worker back and mg_stop is quick.
+ * - connection queue and listen backlog: accepted sockets waiting for a
+ *   worker (civetweb's default), then connections the kernel completed and
+ *   nobody accepted yet. The backlog is 1,024, not civetweb's 200: bursts
+ *   of a thousand connects outrun the single accepting thread, and beyond
+ *   the backlog SYNs are dropped, so a client's connect waits for the 1 s
+ *   retransmit. */
+#define HTTP_DEFAULT_THREADS 128
+#define HTTP_MAX_THREADS 4096
+#define HTTP_REQUEST_TIMEOUT_MS 5000
+#define HTTP_KEEP_ALIVE_TIMEOUT_MS 500
+#define HTTP_CONNECTION_QUEUE 20
+#define HTTP_LISTEN_BACKLOG 1024
+
 struct mg_connection;
 
 /* One request as a handler sees it. Valid only during the handler call. */
@@ -60,7 +92,11 @@ typedef struct http_server_config {
     const char *service;      /* "item": shown by GET /health and in logs */
     const char *bind_addr;    /* default "0.0.0.0" */
     int port;                 /* 0 picks a free port */
-    int num_threads;          /* default 128 (SHOP_THREADS overrides) */
+    /* Worker threads, the most connections served at once: when > 0, the
+     * program's own choice (api-gateway: GATEWAY_THREADS, default 1500);
+     * else SHOP_THREADS, default HTTP_DEFAULT_THREADS. Lowered when the
+     * open-files hard limit cannot hold that many connections. */
+    int num_threads;
     const http_route *routes; /* may include a GET /health of its own */
     size_t n_routes;
     void *app;                /* handed to every handler as req->app */
@@ -73,7 +109,9 @@ typedef struct http_server http_server;
 
 /* Starts listening and serving. GET /health/live is always answered 200;
  * GET /health too ({"status":"ok","service":...}) unless the table has its
- * own. Returns NULL after logging when civetweb cannot start (port taken). */
+ * own; GET /metrics also reports shop_http_connections_open and
+ * shop_http_workers. Raises the soft open-files limit to fit the workers.
+ * Returns NULL after logging when civetweb cannot start (port taken). */
 http_server *http_server_start(const http_server_config *cfg);
 
 /* The port actually bound (useful with port 0). */

@@ -116,9 +116,18 @@ bool harness_start(svc_proc *p, const char *binary, const char *const *env)
     p->pid = pid;
     long deadline = now_ms() + 15000;
     while (now_ms() < deadline) {
-        if (harness_req("GET", p->port, "/health/live", NULL, NULL, NULL) == 200)
-            return true;
         int st;
+        if (harness_req("GET", p->port, "/health/live", NULL, NULL, NULL) == 200) {
+            /* Still alive a moment later: the answer was not from another
+             * program on a port ours then failed to bind. */
+            sleep_ms(30);
+            if (waitpid(pid, &st, WNOHANG) == 0)
+                return true;
+            fprintf(stderr, "harness: %s exited at start (port %d taken?); see %s\n", binary,
+                    p->port, p->log_path);
+            p->pid = 0;
+            return false;
+        }
         if (waitpid(pid, &st, WNOHANG) == pid) {
             fprintf(stderr, "harness: %s exited at start; see %s\n", binary, p->log_path);
             p->pid = 0;
