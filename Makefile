@@ -107,6 +107,7 @@ $(TEST_BIN): $(TEST_OBJS) $(PROG_LIB_OBJS) $(COMMON_LIB)
 # SHOP_BIN_DIR tells the integration tests which binaries to start.
 test: all $(TEST_BIN)
 	SHOP_BIN_DIR=$(BIN) $(TEST_BIN)
+	$(MAKE) --no-print-directory lint-openapi
 
 # Slower binaries: Check's timeouts are stretched, never the assertions.
 asan:

@@ -24,7 +24,7 @@
  * cap on connections other than the workers: beyond them, sockets wait in
  * the connection queue, then the listen backlog, unserved. So a program
  * needs a worker for every connection its clients may hold at once: the
- * services 128 (their callers hold at most 16 pooled connections each,
+ * services 192 (their callers hold at most 32 pooled connections each,
  * http_client.h, and user-service has four callers); the public gateway
  * 1,500 (1,000 idle and 100 slowloris connections, and its real clients
  * besides).
@@ -43,7 +43,7 @@
  *   of a thousand connects outrun the single accepting thread, and beyond
  *   the backlog SYNs are dropped, so a client's connect waits for the 1 s
  *   retransmit. */
-#define HTTP_DEFAULT_THREADS 128
+#define HTTP_DEFAULT_THREADS 192
 #define HTTP_MAX_THREADS 4096
 #define HTTP_REQUEST_TIMEOUT_MS 5000
 #define HTTP_KEEP_ALIVE_TIMEOUT_MS 500
