@@ -1,9 +1,10 @@
-/* The HTTP client for calls between services: libcurl, one easy handle per
- * thread (kept for keep-alive reuse, freed when the thread exits), timeouts
- * on every call, and a result that tells transport failures from statuses. */
+/* The HTTP client for calls between services: libcurl with a bounded pool of
+ * keep-alive handles per peer, timeouts on every call, and a result that
+ * tells transport failures from statuses. */
 #include "http_client.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,18 +26,30 @@ static long connect_timeout_ms = 1000;
 static long call_timeout_ms = 5000;
 static char *internal_token;
 
-/* A bounded pool of easy handles shared by every thread (LIBS.md §1-2): each
- * handle keeps its connections alive, so a program holds at most pool_size
- * connections per peer, however many worker threads it runs. One handle per
- * worker instead would pin one of the peer's workers per caller worker, and
- * a peer with several callers would run out of workers. When every handle is
- * busy a caller queues for one, within its own call timeout. */
-#define POOL_MAX 1024
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
-static CURL *pool_idle[POOL_MAX];
-static int pool_n_idle;
-static int pool_created;
+/* A bounded pool of easy handles per peer (base URL), shared by every thread
+ * (LIBS.md §1-2): each handle keeps its connection alive, so a program holds
+ * at most pool_size connections to a peer, however many worker threads it
+ * runs. One handle per worker instead would pin one of the peer's workers per
+ * caller worker, and a peer with several callers would run out of workers.
+ * Pools are per peer so that a stalled peer, whose calls hold their handles
+ * until they time out, never makes calls to the other peers queue. When
+ * every handle of a peer is busy a caller queues for one, within its own
+ * call timeout. */
+#define POOL_MAX 256
+#define PEERS_MAX 16
+
+typedef struct peer_pool {
+    char base[256]; /* written once before the pool is published */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    CURL *idle[POOL_MAX];
+    int n_idle;
+    int created;
+} peer_pool;
+
+static peer_pool pools[PEERS_MAX];
+static _Atomic int n_pools;
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pool_size = 32;
 
 void http_client_init(void)
@@ -50,19 +63,51 @@ void http_client_init(void)
 
 void http_client_cleanup(void)
 {
-    pthread_mutex_lock(&pool_lock);
-    for (int i = 0; i < pool_n_idle; i++)
-        curl_easy_cleanup(pool_idle[i]);
-    pool_created -= pool_n_idle;
-    pool_n_idle = 0;
-    pthread_mutex_unlock(&pool_lock);
+    int n = atomic_load(&n_pools);
+    for (int p = 0; p < n; p++) {
+        peer_pool *pool = &pools[p];
+        pthread_mutex_lock(&pool->lock);
+        for (int i = 0; i < pool->n_idle; i++)
+            curl_easy_cleanup(pool->idle[i]);
+        pool->created -= pool->n_idle;
+        pool->n_idle = 0;
+        pthread_mutex_unlock(&pool->lock);
+    }
     free(internal_token);
     internal_token = NULL;
 }
 
-/* Takes a handle from the pool, waiting at most timeout_ms for one to be
+/* The pool of base; created on first use. Lookups read published pools
+ * without a lock. A program has a handful of peers; past PEERS_MAX the
+ * last pool is shared. */
+static peer_pool *pool_for(const char *base)
+{
+    int n = atomic_load_explicit(&n_pools, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if (strcmp(pools[i].base, base) == 0)
+            return &pools[i];
+    peer_pool *found = NULL;
+    pthread_mutex_lock(&pools_lock);
+    n = atomic_load_explicit(&n_pools, memory_order_relaxed);
+    for (int i = 0; i < n && found == NULL; i++)
+        if (strcmp(pools[i].base, base) == 0)
+            found = &pools[i];
+    if (found == NULL && n < PEERS_MAX) {
+        found = &pools[n];
+        snprintf(found->base, sizeof found->base, "%s", base);
+        pthread_mutex_init(&found->lock, NULL);
+        pthread_cond_init(&found->cond, NULL);
+        atomic_store_explicit(&n_pools, n + 1, memory_order_release);
+    } else if (found == NULL) {
+        found = &pools[PEERS_MAX - 1];
+    }
+    pthread_mutex_unlock(&pools_lock);
+    return found;
+}
+
+/* Takes a handle from pool, waiting at most timeout_ms for one to be
  * returned. Returns NULL when none came in time or out of memory. */
-static CURL *handle_borrow(long timeout_ms)
+static CURL *handle_borrow(peer_pool *pool, long timeout_ms)
 {
     CURL *h = NULL;
     bool create = false;
@@ -74,35 +119,35 @@ static CURL *handle_borrow(long timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    pthread_mutex_lock(&pool_lock);
-    while (pool_n_idle == 0 && pool_created >= pool_size)
-        if (pthread_cond_timedwait(&pool_cond, &pool_lock, &until) != 0)
+    pthread_mutex_lock(&pool->lock);
+    while (pool->n_idle == 0 && pool->created >= pool_size)
+        if (pthread_cond_timedwait(&pool->cond, &pool->lock, &until) != 0)
             break;
-    if (pool_n_idle > 0) {
-        h = pool_idle[--pool_n_idle];
-    } else if (pool_created < pool_size) {
-        pool_created++;
+    if (pool->n_idle > 0) {
+        h = pool->idle[--pool->n_idle];
+    } else if (pool->created < pool_size) {
+        pool->created++;
         create = true;
     }
-    pthread_mutex_unlock(&pool_lock);
+    pthread_mutex_unlock(&pool->lock);
     if (h != NULL) {
         /* Keeps the connection and DNS caches, drops every option. */
         curl_easy_reset(h);
     } else if (create && (h = curl_easy_init()) == NULL) {
-        pthread_mutex_lock(&pool_lock);
-        pool_created--;
-        pthread_cond_signal(&pool_cond);
-        pthread_mutex_unlock(&pool_lock);
+        pthread_mutex_lock(&pool->lock);
+        pool->created--;
+        pthread_cond_signal(&pool->cond);
+        pthread_mutex_unlock(&pool->lock);
     }
     return h;
 }
 
-static void handle_return(CURL *h)
+static void handle_return(peer_pool *pool, CURL *h)
 {
-    pthread_mutex_lock(&pool_lock);
-    pool_idle[pool_n_idle++] = h;
-    pthread_cond_signal(&pool_cond);
-    pthread_mutex_unlock(&pool_lock);
+    pthread_mutex_lock(&pool->lock);
+    pool->idle[pool->n_idle++] = h;
+    pthread_cond_signal(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -172,7 +217,8 @@ void http_client_do(const http_call *call, http_result *out)
     char url[1024], line[512];
     int64_t started = time_mono_ms();
     long total = call->timeout_ms > 0 ? call->timeout_ms : call_timeout_ms;
-    CURL *h = handle_borrow(total);
+    peer_pool *pool = pool_for(call->base_url);
+    CURL *h = handle_borrow(pool, total);
     if (h == NULL) {
         out->transport = HTTP_T_TIMEOUT;
         snprintf(out->error, sizeof out->error, "no connection free within %ld ms", total);
@@ -233,7 +279,7 @@ void http_client_do(const http_call *call, http_result *out)
         out->json = json_parse_any(out->body, out->body_len, NULL);
 out:
     if (h != NULL)
-        handle_return(h);
+        handle_return(pool, h);
     curl_slist_free_all(headers);
     out->duration_ms = (long)(time_mono_ms() - started);
     record_call(call, out);

@@ -1,7 +1,7 @@
 /* The HTTP client for calls between services: libcurl with a bounded pool of
- * easy handles shared by all threads (keep-alive reuse; at most
+ * easy handles per peer shared by all threads (keep-alive reuse; at most
  * SHOP_CLIENT_CONNECTIONS, default 32, connections per peer; a call queues
- * for a free handle within its own timeout), connect
+ * for a free handle of its peer within its own timeout), connect
  * and total timeouts from the environment
  * (SHOP_CONNECT_TIMEOUT_MS, default 1000; SHOP_CALL_TIMEOUT_MS, default 5000),
  * JSON in and out, X-Request-Id and X-Internal-Token passed on, and a result

@@ -449,18 +449,20 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
  * as problem+json too. civetweb closes these connections afterwards. */
 static int on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 {
-    const char *code = status == 413 || status == 431 ? "PAYLOAD_TOO_LARGE"
+    const char *code = status == 413                ? "PAYLOAD_TOO_LARGE"
                        : status == 404              ? "NOT_FOUND"
                        : status == 405              ? "METHOD_NOT_ALLOWED"
                        : status >= 500              ? "INTERNAL"
                                                     : "INVALID_REQUEST";
     char *text = problem_render(status, code, errmsg);
+    char rid[HTTP_REQUEST_ID_LEN + 1];
     if (text == NULL)
         return 1;
+    http_request_id_new(rid); /* the request could not be read: no id of its own */
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
-              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-              status, problem_title(status), strlen(text), text);
+              "Content-Length: %zu\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n%s",
+              status, problem_title(status), strlen(text), rid, text);
     free(text);
     return 0;
 }

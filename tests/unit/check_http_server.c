@@ -2,6 +2,8 @@
  * problem replies, 404/405/413, request ids, keep-alive after errors,
  * the internal token, client timeouts and transport errors, fast stop. */
 #include <check.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +240,53 @@ START_TEST(client_transport_errors)
 }
 END_TEST
 
+typedef struct slow_call {
+    char base[64];
+    http_result res;
+} slow_call;
+
+static void *call_slow(void *arg)
+{
+    slow_call *c = arg;
+    http_call call = {.method = "GET", .base_url = c->base, .path = "/slow", .timeout_ms = 5000};
+    http_client_do(&call, &c->res);
+    return NULL;
+}
+
+/* Connections are pooled per peer: calls stuck on one peer never make calls
+ * to another queue behind them. */
+START_TEST(a_stalled_peer_does_not_block_others)
+{
+    setenv("SHOP_CLIENT_CONNECTIONS", "2", 1);
+    http_client_init();
+    http_server *slow = start(NULL), *fast = start(NULL);
+    slow_call calls[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(calls[i].base, sizeof calls[i].base, "http://127.0.0.1:%d", http_server_port(slow));
+        pthread_create(&t[i], NULL, call_slow, &calls[i]);
+    }
+    time_sleep_ms(200); /* two calls hold the slow peer's two handles, one queues */
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", http_server_port(fast));
+    http_result res;
+    int64_t t0 = time_mono_ms();
+    http_client_json("GET", base, "/echo/5", NULL, NULL, &res);
+    int64_t took = time_mono_ms() - t0;
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_msg(took < 500, "a call to another peer waited %lld ms", (long long)took);
+    http_result_free(&res);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(calls[i].res.status, 200); /* the third waited its turn */
+        http_result_free(&calls[i].res);
+    }
+    http_client_cleanup();
+    http_server_stop(slow);
+    http_server_stop(fast);
+}
+END_TEST
+
 START_TEST(stops_fast)
 {
     http_server *srv = start(NULL);
@@ -270,6 +319,7 @@ Suite *http_server_suite(void)
     tcase_add_test(tc, errors_keep_alive);
     tcase_add_test(tc, internal_token);
     tcase_add_test(tc, client_transport_errors);
+    tcase_add_test(tc, a_stalled_peer_does_not_block_others);
     tcase_add_test(tc, stops_fast);
     suite_add_tcase(s, tc);
     return s;
