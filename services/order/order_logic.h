@@ -48,6 +48,7 @@ typedef struct order_rec {
     int64_t payment_id;
     int64_t created_at; /* epoch seconds */
     int64_t updated_at; /* epoch seconds */
+    bool undoing;       /* PENDING claimed by recovery to undo (internal, never shown) */
     size_t n_lines;
     order_line lines[ORDER_MAX_LINES];
 } order_rec;

@@ -26,6 +26,7 @@
 #define RECOVERY_SLICE_MS 20   /* how often the idle thread looks for a stop */
 #define PENDING_MARGIN_MS 2000 /* PENDING older than the deadline + this is undone */
 #define UNDO_GRACE_MS 1000     /* compensation may outlive the deadline by this */
+#define IDEM_PURGE_EVERY_MS (3600 * 1000) /* idempotency keys are purged at most this often */
 
 /* The saga log of one run: the steps not stored yet, and where they go. */
 typedef struct run_log {
@@ -68,8 +69,10 @@ void order_saga_metrics_init(void)
 
 void order_fail_release(order_fail *f)
 {
-    if (f != NULL)
+    if (f != NULL) {
         http_result_free(&f->res);
+        idem_record_free(&f->idem_rec);
+    }
 }
 
 static void fail_local(order_fail *f, const char *code, const char *fmt, ...)
@@ -258,6 +261,7 @@ static bool peer_call(run_log *log, const step_desc *d, const char *method, cons
         .body_len = text != NULL ? strlen(text) : 0,
         .request_id = rid,
         .timeout_ms = timeout_ms,
+        .peer = d->peer,
     };
     http_client_do(&call, out);
     ok = out->transport == HTTP_T_OK && out->status >= 200 && out->status < 300 &&
@@ -475,11 +479,15 @@ static void saga_undo(saga *s, bool mark_failed)
     if (mark_failed &&
         order_store_transition(s->app->db, s->order->id, ORDER_PENDING, ORDER_FAILED,
                                time_now_ms() / 1000, &s->log.steps,
-                               state_step(&failed, &s->log, "order.failed", 0), &won) == SHOP_OK &&
-        won) {
-        log_info(s->rid, "order %lld: FAILED, stock and coupon given back",
-                 (long long)s->order->id);
-        metrics_count(M_SAGAS, "saga=\"create\",outcome=\"failed\"", 1);
+                               state_step(&failed, &s->log, "order.failed", 0), &won) == SHOP_OK) {
+        if (won) {
+            log_info(s->rid, "order %lld: FAILED, stock and coupon given back",
+                     (long long)s->order->id);
+            metrics_count(M_SAGAS, "saga=\"create\",outcome=\"failed\"", 1);
+        } else {
+            log_info(s->rid, "order %lld: stock and coupon given back; recovery had failed it",
+                     (long long)s->order->id);
+        }
     }
     runlog_flush(&s->log);
 }
@@ -511,6 +519,8 @@ static shop_err step_finish(saga *s, char **reply_body)
         fail_local(s->fail, "INTERNAL", "could not store order %lld", (long long)o->id);
         saga_undo(s, true);
     } else if (!won) {
+        /* Recovery claimed the order first (order_store_claim_undo): it owns
+         * the undo and the FAILED; we give back what we took and answer 503. */
         fail_local(s->fail, "SERVICE_UNAVAILABLE", "order %lld was undone by recovery meanwhile",
                    (long long)o->id);
         metrics_count(M_SAGAS, "saga=\"create\",outcome=\"lost_to_recovery\"", 1);
@@ -533,11 +543,21 @@ static shop_err insert_pending(saga *s, const order_create_req *rq)
     int64_t now_s = time_now_ms() / 1000;
     int64_t id = 0;
     order_step pending;
+    idem_outcome seen = IDEM_NEW;
+    idem_record rec;
     *runlog_slot(&s->log) = *state_step(&pending, &s->log, "order.pending", 0);
-    shop_err err = order_store_insert_pending(s->app->db, rq, now_s, s->idem, &s->log.steps, &id);
+    shop_err err = order_store_insert_pending(s->app->db, rq, now_s, s->idem, &s->log.steps, &id,
+                                              &seen, &rec);
     if (err == SHOP_ECONFLICT) {
-        fail_local(s->fail, "IDEMPOTENCY_KEY_IN_USE",
-                   "a request with this Idempotency-Key is running; retry later");
+        /* Taken since the route's lookup: answer as that lookup would. */
+        if (seen == IDEM_MISMATCH)
+            fail_local(s->fail, "IDEMPOTENCY_KEY_REUSED",
+                       "this Idempotency-Key was used with another request");
+        else
+            fail_local(s->fail, "IDEMPOTENCY_KEY_IN_USE",
+                       "a request with this Idempotency-Key is running; retry later");
+        s->fail->idem = seen;
+        s->fail->idem_rec = rec; /* handed over */
         return err;
     }
     if (err != SHOP_OK) {
@@ -783,7 +803,11 @@ static bool stopping(const atomic_bool *stop)
     return (stop != NULL && atomic_load(stop)) || http_stop_requested();
 }
 
-/* Undoes a PENDING order left by a crash or a failed restore. Returns true
+/* Undoes a PENDING order left by a crash, a failed restore or a saga past
+ * its deadline: claims it first (order_store_claim_undo; from then on the
+ * saga's PENDING -> CREATED loses, so stock and coupon are never given back
+ * under a CREATED order, whatever the wall clock or a stalled write did to
+ * the staleness test), then restores, then PENDING -> FAILED. Returns true
  * when it is no longer PENDING. Its steps ("recovery.coupon.restore", ...)
  * are stored with order.failed; a round that leaves the order PENDING
  * records nothing (the next round tries again, and would fill the log). */
@@ -792,9 +816,17 @@ static bool undo_pending(const order_app *app, int64_t id, const char *rid)
     order_rec o;
     order_step failed;
     run_log log;
-    bool won;
+    bool won = false;
     if (order_store_get(app->db, id, &o) != SHOP_OK || o.status != ORDER_PENDING)
         return true;
+    if (order_store_claim_undo(app->db, id, &won) != SHOP_OK)
+        return false;
+    if (!won) {
+        log_info(rid, "recovery: order %lld left PENDING meanwhile; nothing to undo",
+                 (long long)id);
+        metrics_count(M_RECOVERY, "action=\"undo_pending\",result=\"lost\"", 1);
+        return true;
+    }
     runlog_init(&log, app, id, rid, "recovery.");
     long timeout =
         app->call_timeout_ms < RECOVERY_CALL_MS ? app->call_timeout_ms : RECOVERY_CALL_MS;
@@ -807,6 +839,11 @@ static bool undo_pending(const order_app *app, int64_t id, const char *rid)
                                &log.steps, state_step(&failed, &log, "order.failed", 0),
                                &won) != SHOP_OK)
         return false;
+    if (!won) { /* only its own saga can have failed it since the claim */
+        log_info(rid, "recovery: order %lld was FAILED by its saga meanwhile", (long long)id);
+        metrics_count(M_RECOVERY, "action=\"undo_pending\",result=\"lost\"", 1);
+        return true;
+    }
     log_info(rid, "recovery: order %lld PENDING -> FAILED", (long long)id);
     metrics_count(M_RECOVERY, "action=\"undo_pending\",result=\"done\"", 1);
     return true;
@@ -867,6 +904,22 @@ static void recover_kind(const order_app *app, recovery_kind kind, int64_t cutof
     }
 }
 
+/* Purges old idempotency keys when the last purge of app is an hour old (or
+ * none was done yet); of rounds that race, one purges. */
+static void purge_keys(const order_app *app, int64_t now_s)
+{
+    /* The one field recovery writes; app itself is never a const object. */
+    _Atomic int64_t *at = (_Atomic int64_t *)&app->idem_purged_ms;
+    int64_t now = time_mono_ms();
+    int64_t last = atomic_load(at);
+    if (last != 0 && now - last < IDEM_PURGE_EVERY_MS)
+        return;
+    if (!atomic_compare_exchange_strong(at, &last, now))
+        return;
+    if (order_store_idem_purge(app->db, now_s) != SHOP_OK)
+        log_warn(NULL, "recovery: could not purge old idempotency keys");
+}
+
 void order_recovery_round(const order_app *app, const atomic_bool *stop)
 {
     char rid[HTTP_REQUEST_ID_LEN + 1];
@@ -874,11 +927,14 @@ void order_recovery_round(const order_app *app, const atomic_bool *stop)
     http_request_id_new(rid);
     recover_kind(app, RECOVER_PENDING,
                  order_stale_cutoff(now_s, app->saga_deadline_ms + PENDING_MARGIN_MS), rid, stop);
-    recover_kind(app, RECOVER_CANCELLING, now_s, rid, stop);
+    /* A CANCELLING order is left to its live cancel as long as a PENDING one
+     * is left to its saga: recovery finishes only what a crash abandoned. */
+    recover_kind(app, RECOVER_CANCELLING,
+                 order_stale_cutoff(now_s, app->saga_deadline_ms + PENDING_MARGIN_MS), rid, stop);
     recover_kind(app, RECOVER_EXPIRED, order_stale_cutoff(now_s, app->payment_ttl_s * 1000), rid,
                  stop);
     if (!stopping(stop))
-        order_store_idem_purge(app->db, now_s);
+        purge_keys(app, now_s);
 }
 
 struct order_recovery {

@@ -18,7 +18,8 @@
 #include "order_store.h"
 
 /* Everything the handlers and the recovery thread share; read-only once the
- * server runs. */
+ * server runs, but for idem_purged_ms, which only order_recovery_round
+ * writes (atomically). */
 typedef struct order_app {
     db *db;
     const char *item_url;
@@ -29,6 +30,8 @@ typedef struct order_app {
     long saga_deadline_ms;        /* SHOP_SAGA_DEADLINE_MS */
     int64_t payment_ttl_s;        /* ORDER_PAYMENT_TTL_S */
     int64_t recovery_interval_ms; /* ORDER_RECOVERY_INTERVAL_MS */
+    /* time_mono_ms() of the last idempotency-key purge; 0: none yet. */
+    _Atomic int64_t idem_purged_ms;
 } order_app;
 
 /* Why a saga step failed, for the reply: either a peer's reply (passed on
@@ -38,13 +41,20 @@ typedef struct order_fail {
     http_result res;  /* the peer's result when peer is non-NULL (owned) */
     const char *code; /* our problem code when peer is NULL */
     char detail[256];
+    /* IDEM_NEW, or (with SHOP_ECONFLICT from the create saga) what the
+     * writer found under the request's Idempotency-Key: IDEM_REPLAY with
+     * the stored answer in idem_rec (owned), IDEM_MISMATCH, IDEM_IN_PROGRESS;
+     * answer it with idem_reply / idem_reply_refusal. */
+    idem_outcome idem;
+    idem_record idem_rec;
 } order_fail;
 
 /* Declares the saga metrics (shop_order_sagas_total,
  * shop_order_recovery_total). Call in main before threads start. */
 void order_saga_metrics_init(void);
 
-/* Frees the peer result a failure holds. Accepts a zeroed fail. */
+/* Frees the peer result and the stored answer a failure holds. Accepts a
+ * zeroed fail. */
 void order_fail_release(order_fail *f);
 
 /* The answer a failure stands for when it is a 4xx with a body that can be
@@ -60,8 +70,10 @@ bool order_fail_answer(const order_fail *f, int *status, char **body, const char
  * its rendered JSON (malloc'd, caller frees): the bytes stored for the key.
  * Else *fail says what to answer (after compensation has been done, or left
  * for recovery when a restore failed); *order->id is set (> 0) when a PENDING
- * row was written. SHOP_ECONFLICT with code IDEMPOTENCY_KEY_IN_USE means a
- * concurrent request holds the key. */
+ * row was written. SHOP_ECONFLICT with fail->idem other than IDEM_NEW means
+ * the key was taken between the caller's lookup and the PENDING insert:
+ * answered meanwhile (replay it), bound to another request (422) or held by
+ * a concurrent request (409). */
 shop_err order_saga_create(const order_app *app, const order_create_req *rq, const order_idem *idem,
                            const char *rid, order_rec *order, char **reply_body, order_fail *fail);
 
@@ -93,9 +105,11 @@ shop_err order_saga_pay(const order_app *app, int64_t id, int64_t payment_id, in
 shop_err order_saga_view(const order_app *app, int64_t id, const char *rid, cJSON **view);
 
 /* One recovery round: undoes PENDING orders older than the saga deadline plus
- * 2 s, finishes CANCELLING orders, cancels CREATED orders older than the
- * payment TTL, expires old idempotency keys. Peer failures leave rows for
- * the next round. Stops early when *stop becomes true (stop may be NULL). */
+ * 2 s (claiming each first, so a late saga can no longer make it CREATED),
+ * finishes CANCELLING orders, cancels CREATED orders older than the payment
+ * TTL, expires old idempotency keys (at most hourly, per app). Peer failures
+ * leave rows for the next round. Stops early when *stop becomes true (stop
+ * may be NULL). */
 void order_recovery_round(const order_app *app, const atomic_bool *stop);
 
 typedef struct order_recovery order_recovery;

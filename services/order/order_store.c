@@ -44,11 +44,15 @@ static const char *const order_migrations[] = {
     "  request_id TEXT,"
     "  compensation INTEGER NOT NULL CHECK (compensation IN (0, 1)));"
     "CREATE INDEX saga_steps_order ON saga_steps(order_id, at_us, id);",
+    /* Recovery's claim on a PENDING order it is undoing: set before its
+     * restores, so the saga's PENDING -> CREATED can no longer win. Internal;
+     * the status stays PENDING until FAILED. */
+    "ALTER TABLE orders ADD COLUMN undoing INTEGER NOT NULL DEFAULT 0 CHECK (undoing IN (0, 1));",
 };
 
 #define ORDER_COLS                                                                                 \
     "id, user_id, status, user_coupon_id, total_amount, discount_amount, final_amount, "           \
-    "payment_id, created_at, updated_at"
+    "payment_id, created_at, updated_at, undoing"
 
 static const char SQL_INSERT_ORDER[] =
     "INSERT INTO orders (user_id, status, user_coupon_id, created_at, updated_at) "
@@ -60,7 +64,9 @@ static const char SQL_GET_LINES[] =
     "SELECT item_id, quantity, unit_price FROM order_lines WHERE order_id = ?1 ORDER BY rowid";
 static const char SQL_MARK_CREATED[] =
     "UPDATE orders SET status = 'CREATED', total_amount = ?1, discount_amount = ?2, "
-    "final_amount = ?3, updated_at = ?4 WHERE id = ?5 AND status = 'PENDING'";
+    "final_amount = ?3, updated_at = ?4 WHERE id = ?5 AND status = 'PENDING' AND undoing = 0";
+static const char SQL_CLAIM_UNDO[] =
+    "UPDATE orders SET undoing = 1 WHERE id = ?1 AND status = 'PENDING'";
 static const char SQL_PRICE_LINE[] =
     "UPDATE order_lines SET unit_price = ?1 WHERE order_id = ?2 AND item_id = ?3";
 static const char SQL_MARK_PAID[] =
@@ -173,25 +179,39 @@ static shop_err insert_lines(db_conn *c, int64_t order_id, const order_create_re
     return SHOP_OK;
 }
 
-/* Binds idem's key IN_PROGRESS to order_id. SHOP_ECONFLICT when it is taken. */
-static shop_err reserve_key(db_conn *c, const order_idem *idem, int64_t order_id)
+/* Binds idem's key IN_PROGRESS to order_id. SHOP_ECONFLICT when it is taken:
+ * *seen is then the writer's outcome (IDEM_REPLAY with the stored answer in
+ * *rec, IDEM_MISMATCH or IDEM_IN_PROGRESS); *rec is freed otherwise. */
+static shop_err reserve_key(db_conn *c, const order_idem *idem, int64_t order_id,
+                            idem_outcome *seen, idem_record *rec)
 {
-    idem_record rec;
-    idem_outcome outcome = idem_lookup(c, ORDER_IDEM_SCOPE, idem->key, idem->request, &rec);
-    idem_record_free(&rec);
+    idem_outcome outcome = idem_lookup(c, ORDER_IDEM_SCOPE, idem->key, idem->request, rec);
+    if (outcome == IDEM_NEW || outcome == IDEM_ERROR)
+        idem_record_free(rec);
     if (outcome == IDEM_ERROR)
         return SHOP_EDB;
-    if (outcome != IDEM_NEW)
+    if (outcome != IDEM_NEW) {
+        *seen = outcome;
         return SHOP_ECONFLICT;
+    }
     return idem_reserve(c, ORDER_IDEM_SCOPE, idem->key, idem->request, order_id) == 0 ? SHOP_OK
                                                                                       : SHOP_EDB;
 }
 
 shop_err order_store_insert_pending(db *d, const order_create_req *rq, int64_t now_s,
-                                    const order_idem *idem, order_steps *log, int64_t *order_id)
+                                    const order_idem *idem, order_steps *log, int64_t *order_id,
+                                    idem_outcome *seen, idem_record *rec)
 {
     shop_err err = SHOP_EDB;
     int64_t id = 0;
+    idem_outcome seen_buf;
+    idem_record rec_buf;
+    if (seen == NULL)
+        seen = &seen_buf;
+    if (rec == NULL)
+        rec = &rec_buf;
+    *seen = IDEM_NEW;
+    memset(rec, 0, sizeof *rec);
     db_conn *c = db_begin_write(d);
     if (c == NULL)
         return SHOP_EDB;
@@ -207,11 +227,15 @@ shop_err order_store_insert_pending(db *d, const order_create_req *rq, int64_t n
     id = sqlite3_last_insert_rowid(db_handle(c));
     if (insert_lines(c, id, rq) != SHOP_OK || write_log(c, id, log, NULL, false) != SHOP_OK)
         goto out;
-    err = idem != NULL ? reserve_key(c, idem, id) : SHOP_OK;
+    err = idem != NULL ? reserve_key(c, idem, id, seen, rec) : SHOP_OK;
 out:
     err = end_logged_write(d, c, err, log);
     if (err == SHOP_OK)
         *order_id = id;
+    if (err != SHOP_ECONFLICT)
+        *seen = IDEM_NEW;
+    if (*seen == IDEM_NEW || rec == &rec_buf)
+        idem_record_free(rec);
     return err;
 }
 
@@ -230,6 +254,7 @@ static void read_order(sqlite3_stmt *st, order_rec *o)
     o->payment_id = sqlite3_column_int64(st, 7);
     o->created_at = sqlite3_column_int64(st, 8);
     o->updated_at = sqlite3_column_int64(st, 9);
+    o->undoing = sqlite3_column_int(st, 10) != 0;
 }
 
 static shop_err read_lines(db_conn *c, order_rec *o)
@@ -314,6 +339,26 @@ shop_err order_store_mark_created(db *d, const order_rec *o, const char *reply_b
     err = SHOP_OK;
 out:
     err = end_logged_write(d, c, err, log);
+    if (err != SHOP_OK)
+        *won = false;
+    return err;
+}
+
+shop_err order_store_claim_undo(db *d, int64_t id, bool *won)
+{
+    shop_err err = SHOP_EDB;
+    *won = false;
+    db_conn *c = db_begin_write(d);
+    if (c == NULL)
+        return SHOP_EDB;
+    sqlite3_stmt *st = db_prepare(c, SQL_CLAIM_UNDO);
+    if (st == NULL)
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    if ((err = step_done(c, st)) == SHOP_OK)
+        *won = changes(c) == 1;
+out:
+    err = end_write(d, c, err);
     if (err != SHOP_OK)
         *won = false;
     return err;

@@ -36,10 +36,15 @@ typedef struct order_idem {
 
 /* Inserts the order as PENDING with its lines (prices 0), and when idem is
  * non-NULL its key IN_PROGRESS bound to the order, and log's steps, in one
- * transaction. OUT: *order_id. Returns SHOP_OK, SHOP_ECONFLICT when the key
- * is already stored (nothing inserted, log kept), or SHOP_EDB. */
+ * transaction. OUT: *order_id; *seen (may be NULL): IDEM_NEW, or on
+ * SHOP_ECONFLICT what the writer found under the key (IDEM_REPLAY,
+ * IDEM_MISMATCH, IDEM_IN_PROGRESS); *rec (may be NULL): for IDEM_REPLAY the
+ * stored answer (caller frees with idem_record_free), else zeroed. Returns
+ * SHOP_OK, SHOP_ECONFLICT when the key is already stored (nothing inserted,
+ * log kept), or SHOP_EDB. */
 shop_err order_store_insert_pending(db *d, const order_create_req *rq, int64_t now_s,
-                                    const order_idem *idem, order_steps *log, int64_t *order_id);
+                                    const order_idem *idem, order_steps *log, int64_t *order_id,
+                                    idem_outcome *seen, idem_record *rec);
 
 /* Reads order id with its lines into out. Returns SHOP_OK, SHOP_ENOTFOUND or
  * SHOP_EDB. */
@@ -48,10 +53,18 @@ shop_err order_store_get(db *d, int64_t id, order_rec *out);
 /* PENDING -> CREATED for o->id, storing o's line prices, amounts and
  * updated_at; a key bound to the order (if any) gets the answer 201
  * reply_body in the same transaction; log and state as above. *won is false
- * (and only log's steps are written) when the order was no longer PENDING.
- * Returns SHOP_OK or SHOP_EDB. */
+ * (and only log's steps are written) when the order was no longer PENDING or
+ * recovery has claimed it (order_store_claim_undo). Returns SHOP_OK or
+ * SHOP_EDB. */
 shop_err order_store_mark_created(db *d, const order_rec *o, const char *reply_body,
                                   order_steps *log, const order_step *state, bool *won);
+
+/* Recovery's claim on PENDING order id before it restores stock and coupon:
+ * marks it undoing (the status stays PENDING), after which
+ * order_store_mark_created loses. *won is true when the order is PENDING (a
+ * claim already held is taken again: a retry), false when it is not (the
+ * saga got there first). Returns SHOP_OK or SHOP_EDB. */
+shop_err order_store_claim_undo(db *d, int64_t id, bool *won);
 
 /* CREATED -> PAID with payment_id; log and state as above. *won is false
  * when the order was not CREATED (the order does not change). Returns

@@ -96,10 +96,13 @@ static int reply_create_fail(http_req *req, const order_idem *idem, const order_
     int status;
     char *body = NULL;
     const char *ctype;
+    if (fail->idem == IDEM_REPLAY) /* the key was taken after idem_check: as it would */
+        return idem_reply(req, &fail->idem_rec);
+    if (fail->idem != IDEM_NEW)
+        return idem_reply_refusal(req, fail->idem);
     if (!order_fail_answer(fail, &status, &body, &ctype))
         return reply_fail(req, fail);
-    if (order->id == 0 &&
-        !(fail->code != NULL && strcmp(fail->code, "IDEMPOTENCY_KEY_IN_USE") == 0))
+    if (order->id == 0)
         status = reply_stored(req, idem, status, ctype, body);
     else
         status = http_reply_raw(req, status, ctype, body, strlen(body));

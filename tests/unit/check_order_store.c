@@ -45,7 +45,8 @@ static int64_t new_order(int64_t user_id, int64_t coupon, const int64_t *q, size
     int64_t id = 0;
     for (size_t i = 0; i < n; i++)
         rq.lines[i] = (order_line){.item_id = (int64_t)(10 * (n - i)), .quantity = q[i]};
-    ck_assert_int_eq(order_store_insert_pending(store, &rq, now_s, NULL, NULL, &id), SHOP_OK);
+    ck_assert_int_eq(order_store_insert_pending(store, &rq, now_s, NULL, NULL, &id, NULL, NULL),
+                     SHOP_OK);
     ck_assert_int_gt(id, 0);
     return id;
 }
@@ -285,6 +286,101 @@ START_TEST(test_list_stale_for_recovery)
 }
 END_TEST
 
+/* Review M1: recovery claims a stale PENDING order before it gives back its
+ * stock and coupon; a saga that reaches PENDING -> CREATED after the claim
+ * must lose, or a CREATED order would hold nothing. */
+START_TEST(test_claim_for_undo_beats_mark_created)
+{
+    int64_t q[] = {2};
+    bool won = false;
+    int64_t id = new_order(1, 5, q, 1, 1000);
+    ck_assert(!get(id).undoing);
+    ck_assert_int_eq(order_store_claim_undo(store, id, &won), SHOP_OK);
+    ck_assert(won);
+    order_rec o = get(id);
+    ck_assert_int_eq(o.status, ORDER_PENDING); /* the public status does not change */
+    ck_assert(o.undoing);
+    ck_assert_int_eq(o.updated_at, 1000);
+    /* The late saga's CREATED loses and changes nothing. */
+    ck_assert(!created(id, 0, 1010));
+    o = get(id);
+    ck_assert_int_eq(o.status, ORDER_PENDING);
+    ck_assert_int_eq(o.total_amount, 0);
+    ck_assert_int_eq(o.lines[0].unit_price, 0);
+    ck_assert_int_eq(o.updated_at, 1000);
+    /* Still listed for recovery; a retry claims it again; then FAILED. */
+    int64_t ids[4];
+    size_t n = 0;
+    ck_assert_int_eq(order_store_list_stale(store, ORDER_PENDING, 1005, ids, 4, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ids[0], id);
+    ck_assert_int_eq(order_store_claim_undo(store, id, &won), SHOP_OK);
+    ck_assert(won);
+    ck_assert_int_eq(
+        order_store_transition(store, id, ORDER_PENDING, ORDER_FAILED, 1011, NULL, NULL, &won),
+        SHOP_OK);
+    ck_assert(won);
+    ck_assert_int_eq(order_store_claim_undo(store, id, &won), SHOP_OK);
+    ck_assert(!won);
+    ck_assert_int_eq(get(id).status, ORDER_FAILED);
+    /* The other order of events: CREATED first, then the claim loses. */
+    int64_t id2 = new_order(1, 0, q, 1, 1000);
+    ck_assert(created(id2, 0, 1001));
+    ck_assert_int_eq(order_store_claim_undo(store, id2, &won), SHOP_OK);
+    ck_assert(!won);
+    o = get(id2);
+    ck_assert_int_eq(o.status, ORDER_CREATED);
+    ck_assert(!o.undoing);
+    /* An unknown order cannot be claimed. */
+    ck_assert_int_eq(order_store_claim_undo(store, id2 + 1, &won), SHOP_OK);
+    ck_assert(!won);
+}
+END_TEST
+
+typedef struct claim_racer {
+    order_rec order;
+    bool claim; /* else mark created */
+    bool won;
+    shop_err err;
+} claim_racer;
+
+static void *claim_race_one(void *arg)
+{
+    claim_racer *r = arg;
+    if (r->claim)
+        r->err = order_store_claim_undo(store, r->order.id, &r->won);
+    else
+        r->err = order_store_mark_created(store, &r->order, "{}", NULL, NULL, &r->won);
+    return NULL;
+}
+
+START_TEST(test_threads_race_claim_and_mark_created)
+{
+    int64_t q[] = {1};
+    for (int round = 0; round < 20; round++) {
+        int64_t id = new_order(1, 0, q, 1, 1000);
+        order_rec o = get(id);
+        o.lines[0].unit_price = 100;
+        o.total_amount = o.final_amount = 100;
+        o.updated_at = 2000;
+        claim_racer r[2] = {{.order = o, .claim = round % 2 == 0},
+                            {.order = o, .claim = round % 2 != 0}};
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            ck_assert_int_eq(pthread_create(&t[i], NULL, claim_race_one, &r[i]), 0);
+        for (int i = 0; i < 2; i++) {
+            pthread_join(t[i], NULL);
+            ck_assert_int_eq(r[i].err, SHOP_OK);
+        }
+        ck_assert_int_eq(r[0].won + r[1].won, 1);
+        bool claimed = r[0].claim ? r[0].won : r[1].won;
+        o = get(id);
+        ck_assert_int_eq(o.status, claimed ? ORDER_PENDING : ORDER_CREATED);
+        ck_assert(o.undoing == claimed);
+    }
+}
+END_TEST
+
 START_TEST(test_list_filters_and_pages)
 {
     int64_t q[] = {1, 2};
@@ -323,12 +419,18 @@ START_TEST(test_list_filters_and_pages)
 }
 END_TEST
 
-/* Inserts a PENDING order bound to key. */
-static shop_err keyed_order(const char *key, const char *request, int64_t *id)
+/* Inserts a PENDING order bound to key; *seen is what the writer found. */
+static shop_err keyed_order_seen(const char *key, const char *request, int64_t *id,
+                                 idem_outcome *seen, idem_record *rec)
 {
     order_create_req rq = {.user_id = 1, .n_lines = 1, .lines = {{.item_id = 1, .quantity = 1}}};
     order_idem idem = {.key = key, .request = request};
-    return order_store_insert_pending(store, &rq, 1000, &idem, NULL, id);
+    return order_store_insert_pending(store, &rq, 1000, &idem, NULL, id, seen, rec);
+}
+
+static shop_err keyed_order(const char *key, const char *request, int64_t *id)
+{
+    return keyed_order_seen(key, request, id, NULL, NULL);
 }
 
 static idem_outcome lookup(const char *key, const char *request, idem_record *rec)
@@ -342,10 +444,18 @@ START_TEST(test_idempotency_keys_follow_the_order)
     int64_t a = 0, b = 0, c = 0;
     idem_record rec;
     bool won;
-    ck_assert_int_eq(keyed_order("k1", "/orders\nbody", &a), SHOP_OK);
-    /* The key is taken: nothing else is inserted. */
-    ck_assert_int_eq(keyed_order("k1", "/orders\nbody", &b), SHOP_ECONFLICT);
-    ck_assert_int_eq(keyed_order("k1", "/orders\nother", &b), SHOP_ECONFLICT);
+    idem_outcome seen = IDEM_ERROR;
+    ck_assert_int_eq(keyed_order_seen("k1", "/orders\nbody", &a, &seen, &rec), SHOP_OK);
+    ck_assert_int_eq(seen, IDEM_NEW);
+    ck_assert_ptr_null(rec.body);
+    /* The key is taken: nothing else is inserted, and the writer says how
+     * (review M2: the route answers it as its own lookup would). */
+    ck_assert_int_eq(keyed_order_seen("k1", "/orders\nbody", &b, &seen, &rec), SHOP_ECONFLICT);
+    ck_assert_int_eq(seen, IDEM_IN_PROGRESS);
+    ck_assert_ptr_null(rec.body);
+    ck_assert_int_eq(keyed_order_seen("k1", "/orders\nother", &b, &seen, &rec), SHOP_ECONFLICT);
+    ck_assert_int_eq(seen, IDEM_MISMATCH);
+    ck_assert_ptr_null(rec.body);
     order_rec missing;
     ck_assert_int_eq(order_store_get(store, a + 1, &missing), SHOP_ENOTFOUND);
     ck_assert_int_eq(lookup("k1", "/orders\nbody", &rec), IDEM_IN_PROGRESS);
@@ -359,6 +469,17 @@ START_TEST(test_idempotency_keys_follow_the_order)
     ck_assert_int_eq(rec.status, 201);
     ck_assert_str_eq(rec.body, "{}");
     idem_record_free(&rec);
+    /* Answered: a second insert under the key gets the stored answer back
+     * (a replay), or 422 for another request; never "in use". */
+    ck_assert_int_eq(keyed_order_seen("k1", "/orders\nbody", &b, &seen, &rec), SHOP_ECONFLICT);
+    ck_assert_int_eq(seen, IDEM_REPLAY);
+    ck_assert_int_eq(rec.status, 201);
+    ck_assert_str_eq(rec.body, "{}");
+    idem_record_free(&rec);
+    ck_assert_int_eq(keyed_order_seen("k1", "/orders\nother", &b, &seen, &rec), SHOP_ECONFLICT);
+    ck_assert_int_eq(seen, IDEM_MISMATCH);
+    ck_assert_ptr_null(rec.body);
+    ck_assert_int_eq(order_store_get(store, a + 1, &missing), SHOP_ENOTFOUND);
     /* A 5xx failure: FAILED forgets the unanswered key, so a retry starts afresh. */
     ck_assert_int_eq(keyed_order("k2", "/orders\nbody", &b), SHOP_OK);
     ck_assert_int_eq(
@@ -374,6 +495,11 @@ START_TEST(test_idempotency_keys_follow_the_order)
         order_store_transition(store, c, ORDER_PENDING, ORDER_FAILED, 1002, NULL, NULL, &won),
         SHOP_OK);
     ck_assert_int_eq(lookup("k3", "/orders\nbody", &rec), IDEM_REPLAY);
+    ck_assert_int_eq(rec.status, 409);
+    ck_assert_str_eq(rec.body, "{\"code\":\"OUT_OF_STOCK\"}");
+    idem_record_free(&rec);
+    ck_assert_int_eq(keyed_order_seen("k3", "/orders\nbody", &b, &seen, &rec), SHOP_ECONFLICT);
+    ck_assert_int_eq(seen, IDEM_REPLAY);
     ck_assert_int_eq(rec.status, 409);
     ck_assert_str_eq(rec.body, "{\"code\":\"OUT_OF_STOCK\"}");
     idem_record_free(&rec);
@@ -422,7 +548,8 @@ START_TEST(test_saga_log_goes_with_state_changes)
     add_step(&log, "order.pending", 101, NULL, 0);
     order_create_req rq = {.user_id = 1, .n_lines = 1, .lines = {{.item_id = 4, .quantity = 1}}};
     int64_t id = 0;
-    ck_assert_int_eq(order_store_insert_pending(store, &rq, 1000, NULL, &log, &id), SHOP_OK);
+    ck_assert_int_eq(order_store_insert_pending(store, &rq, 1000, NULL, &log, &id, NULL, NULL),
+                     SHOP_OK);
     ck_assert_int_eq(log.n, 0); /* written with the PENDING row */
     stored_names(id, names, sizeof names);
     ck_assert_str_eq(names, "user.check order.pending");
@@ -544,7 +671,8 @@ START_TEST(test_saga_log_rolls_back_with_its_write)
     add_step(&log, "user.check", 100, "user", 200);
     order_create_req rq = {.user_id = 1, .n_lines = 1, .lines = {{.item_id = 1, .quantity = 1}}};
     order_idem idem = {.key = "k", .request = "/orders\nbody"};
-    ck_assert_int_eq(order_store_insert_pending(store, &rq, 1000, &idem, &log, &b), SHOP_ECONFLICT);
+    ck_assert_int_eq(order_store_insert_pending(store, &rq, 1000, &idem, &log, &b, NULL, NULL),
+                     SHOP_ECONFLICT);
     ck_assert_int_eq(log.n, 1);
     stored_names(a, names, sizeof names);
     ck_assert_str_eq(names, "");
@@ -585,6 +713,8 @@ Suite *order_store_suite(void)
     tcase_add_test(tc, test_pay_and_cancel_cannot_both_win);
     tcase_add_test(tc, test_threads_race_pay_and_cancel);
     tcase_add_test(tc, test_list_stale_for_recovery);
+    tcase_add_test(tc, test_claim_for_undo_beats_mark_created);
+    tcase_add_test(tc, test_threads_race_claim_and_mark_created);
     tcase_add_test(tc, test_list_filters_and_pages);
     tcase_add_test(tc, test_idempotency_keys_follow_the_order);
     tcase_add_test(tc, test_survives_reopen);
