@@ -288,3 +288,20 @@ flood: all
 	SHOP_BIN_DIR=$(BIN) tests/flood/flood.sh
 # --- end of flood -------------------------------------------------------------
 
+# --- swarm: the shop on Docker Swarm (deploy/docker-stack.yml, tests/swarm) --
+# make swarm-up: a single-node swarm when the engine is in none (127.0.0.1),
+# the node label shop.data=true, the token secrets, shop:local when missing,
+# `docker stack deploy`, then a wait until every service is healthy
+# (deploy/swarm.sh; stack SHOP_STACK, default shop). make swarm-down: removes
+# what swarm-up made, leaves the swarm if swarm-up joined it; the volumes
+# stay (`deploy/swarm.sh down -v` drops them). make test-swarm: the flows,
+# shop-load during a rolling update of the gateway and a kill -9 of
+# order-service, shop-audit after each (tests/swarm/run.sh; needs root).
+.PHONY: swarm-up swarm-down test-swarm
+swarm-up:
+	deploy/swarm.sh up
+swarm-down:
+	deploy/swarm.sh down
+test-swarm: $(BIN)/shop-load $(BIN)/shop-audit
+	SHOP_BIN_DIR=$(BIN) tests/swarm/run.sh
+# --- end of swarm -------------------------------------------------------------

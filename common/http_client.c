@@ -275,6 +275,17 @@ void http_client_do(const http_call *call, http_result *out)
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    if (out->status < 100 || out->status > 599) {
+        /* libcurl takes any number from a mangled status line. */
+        snprintf(out->error, sizeof out->error, "%.8s %.150s: malformed status %ld", call->method,
+                 url, out->status);
+        out->transport = HTTP_T_UNAVAILABLE;
+        out->status = 0;
+        free(out->body);
+        out->body = NULL;
+        out->body_len = 0;
+        goto out;
+    }
     if (out->body != NULL && strstr(out->content_type, "json") != NULL)
         out->json = json_parse_any(out->body, out->body_len, NULL);
 out:

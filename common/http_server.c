@@ -587,6 +587,10 @@ http_server *http_server_start(const http_server_config *cfg)
         "connection_queue", queue,
         "listen_backlog", backlog,
         "tcp_nodelay", "1",
+        /* The router wants the path as sent: decoded, %31 would route as
+         * the id 1 and %2F as a separator (local_uri_raw is decoded unless
+         * decode_url is no). */
+        "decode_url", "no",
         NULL,
     };
     struct mg_callbacks callbacks;

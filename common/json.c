@@ -17,8 +17,22 @@ static bool fail(json_err *err, const char *fmt, ...)
     if (err != NULL) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        /* Cut short: never in the middle of a UTF-8 character (a member
+         * name may be long and non-ASCII). */
+        if (n >= (int)sizeof err->msg) {
+            size_t len = strlen(err->msg);
+            size_t start = len;
+            while (start > 0 && ((unsigned char)err->msg[start - 1] & 0xC0) == 0x80)
+                start--;
+            if (start > 0 && (unsigned char)err->msg[start - 1] >= 0xC0) {
+                unsigned char lead = (unsigned char)err->msg[start - 1];
+                size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+                if (len - (start - 1) < want)
+                    err->msg[start - 1] = '\0';
+            }
+        }
     }
     return false;
 }
@@ -83,6 +97,32 @@ static bool escapes_nul(const char *s, size_t len)
     return false;
 }
 
+/* True when arrays and objects nest deeper than JSON_MAX_DEPTH outside
+ * strings. cJSON parses (and deletes and prints) recursively, and civetweb's
+ * workers run on 100 KiB stacks: a body of a thousand '[' would overflow
+ * them. */
+static bool nests_too_deep(const char *s, size_t len)
+{
+    bool in_string = false;
+    int depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in_string) {
+            if (s[i] == '\\')
+                i++;
+            else if (s[i] == '"')
+                in_string = false;
+        } else if (s[i] == '"') {
+            in_string = true;
+        } else if (s[i] == '[' || s[i] == '{') {
+            if (++depth > JSON_MAX_DEPTH)
+                return true;
+        } else if (s[i] == ']' || s[i] == '}') {
+            depth--;
+        }
+    }
+    return false;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -131,6 +171,10 @@ cJSON *json_parse_any(const char *body, size_t len, json_err *err)
     }
     if (escapes_nul(body, len)) {
         fail(err, "body: strings must not contain U+0000");
+        goto out;
+    }
+    if (nests_too_deep(body, len)) {
+        fail(err, "body: nested deeper than %d levels", JSON_MAX_DEPTH);
         goto out;
     }
     copy = malloc(len + 1);

@@ -11,6 +11,7 @@
 
 #define JSON_INT_MAX 999999999999999LL /* largest integer cJSON keeps exact */
 #define JSON_ERR_LEN 200
+#define JSON_MAX_DEPTH 64 /* arrays and objects inside each other */
 
 /* Why a request body was refused; msg names the field ("items[2].quantity:
  * must be an integer in 1..1000"). */
@@ -20,7 +21,7 @@ typedef struct json_err {
 
 /* Parses a request body of len bytes (need not be NUL-terminated) that must be
  * a JSON object: valid UTF-8, no U+0000, no repeated member name at any depth,
- * nothing after the value. Returns the root (free with cJSON_Delete) or NULL
+ * at most JSON_MAX_DEPTH levels of nesting, nothing after the value. Returns the root (free with cJSON_Delete) or NULL
  * with err filled. */
 cJSON *json_parse_object(const char *body, size_t len, json_err *err);
 

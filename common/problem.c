@@ -1,6 +1,7 @@
 /* The table from problem code to HTTP status, and the problem+json renderer. */
 #include "problem.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,9 +81,44 @@ const char *problem_title(int status)
     }
 }
 
+/* A copy of s with every byte that does not start a valid UTF-8 sequence
+ * replaced by U+FFFD: details may quote request bytes (a path, a method) or
+ * be cut by a fixed buffer inside a character. Returns NULL when out of
+ * memory (free(3) the result). */
+static char *utf8_sanitized(const char *s)
+{
+    size_t len = strlen(s);
+    char *out = malloc(3 * len + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 4;
+        unsigned cp = n == 0 ? c : n == 1 ? (c & 0x1Fu) : n == 2 ? (c & 0x0Fu) : (c & 0x07u);
+        bool ok = n < 4 && i + n < len;
+        for (size_t k = 1; ok && k <= n; k++) {
+            ok = i + k < len && ((unsigned char)s[i + k] & 0xC0) == 0x80;
+            cp = (cp << 6) | ((unsigned char)s[i + k] & 0x3Fu);
+        }
+        ok = ok && !(n == 1 && cp < 0x80) && !(n == 2 && cp < 0x800) &&
+             !(n == 3 && cp < 0x10000) && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+        if (ok) {
+            memcpy(o, s + i, n + 1);
+            o += n + 1;
+            i += n + 1;
+        } else {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 char *problem_render(int status, const char *code, const char *detail)
 {
-    char *out = NULL;
+    char *out = NULL, *clean = NULL;
     cJSON *doc = cJSON_CreateObject();
     if (doc == NULL)
         return NULL;
@@ -91,10 +127,12 @@ char *problem_render(int status, const char *code, const char *detail)
         !cJSON_AddNumberToObject(doc, "status", status) ||
         !cJSON_AddStringToObject(doc, "code", code))
         goto out;
-    if (detail != NULL && !cJSON_AddStringToObject(doc, "detail", detail))
+    if (detail != NULL && ((clean = utf8_sanitized(detail)) == NULL ||
+                           !cJSON_AddStringToObject(doc, "detail", clean)))
         goto out;
     out = cJSON_PrintUnformatted(doc);
 out:
+    free(clean);
     cJSON_Delete(doc);
     return out;
 }

@@ -23,10 +23,16 @@ int64_t time_mono_ms(void)
 
 void time_format_rfc3339(int64_t epoch_s, char *out)
 {
+    /* Four-digit years only: what time_parse_rfc3339 accepts. */
+    if (epoch_s < 0)
+        epoch_s = 0;
+    if (epoch_s > TIME_MAX_EPOCH_S)
+        epoch_s = TIME_MAX_EPOCH_S;
     time_t t = (time_t)epoch_s;
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(out, TIME_RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (strftime(out, TIME_RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        out[0] = '\0';
 }
 
 static bool digits(const char *s, int n, int *out)
@@ -87,8 +93,11 @@ bool time_parse_rfc3339(const char *s, int64_t *epoch_s)
     }
     if (*p != '\0')
         return false;
-    *epoch_s = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (se == 60 ? 59 : se) -
-               offset;
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (se == 60 ? 59 : se) -
+                offset;
+    if (t < 0 || t > TIME_MAX_EPOCH_S)
+        return false; /* outside 1970..9999 once the offset is applied */
+    *epoch_s = t;
     return true;
 }
 

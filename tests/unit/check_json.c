@@ -1,5 +1,6 @@
 /* The validating JSON getters: the number and string rules of API.md. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -106,6 +107,66 @@ START_TEST(bodies_refused)
 }
 END_TEST
 
+/* cJSON recurses per level and workers have 100 KiB stacks: deep bodies are
+ * refused before cJSON sees them (found by the fuzzer: ~900 levels crashed). */
+START_TEST(nesting_is_bounded)
+{
+    json_err err;
+    char body[4096];
+    const int depths[] = {1, JSON_MAX_DEPTH, JSON_MAX_DEPTH + 1, 1000};
+    for (size_t k = 0; k < sizeof depths / sizeof depths[0]; k++) {
+        int depth = depths[k];
+        size_t n = 0;
+        n += (size_t)snprintf(body + n, sizeof body - n, "{\"a\":");
+        for (int i = 1; i < depth; i++)
+            body[n++] = '[';
+        for (int i = 1; i < depth; i++)
+            body[n++] = ']';
+        if (depth == 1)
+            body[n++] = '1';
+        body[n++] = '}';
+        cJSON *o = json_parse_object(body, n, &err);
+        if (depth <= JSON_MAX_DEPTH)
+            ck_assert_msg(o != NULL, "depth %d refused: %s", depth, err.msg);
+        else
+            ck_assert_msg(o == NULL && strstr(err.msg, "nested") != NULL, "depth %d accepted", depth);
+        cJSON_Delete(o);
+    }
+    /* Brackets inside strings do not count. */
+    char s[300] = "{\"s\":\"";
+    memset(s + 6, '[', 200);
+    strcpy(s + 206, "\"}");
+    cJSON *o = json_parse_object(s, strlen(s), &err);
+    ck_assert_ptr_nonnull(o);
+    cJSON_Delete(o);
+}
+END_TEST
+
+/* A long non-ASCII member name is cut at a character, not inside one. */
+START_TEST(error_text_stays_utf8)
+{
+    json_err err;
+    char body[1024] = "{\"";
+    size_t n = 2;
+    for (int i = 0; i < 150; i++) {
+        body[n++] = '\xc3';
+        body[n++] = '\xa9';
+    }
+    memcpy(body + n, "\":1,\"", 5);
+    n += 5;
+    for (int i = 0; i < 150; i++) {
+        body[n++] = '\xc3';
+        body[n++] = '\xa9';
+    }
+    memcpy(body + n, "\":2}", 4);
+    n += 4;
+    ck_assert_ptr_null(json_parse_object(body, n, &err));
+    size_t len = strlen(err.msg);
+    ck_assert_int_gt(len, 100);
+    ck_assert_msg(len % 2 == 0, "cut inside a character: %zu bytes", len);
+}
+END_TEST
+
 START_TEST(printing_is_exact)
 {
     cJSON *o = cJSON_CreateObject();
@@ -127,6 +188,8 @@ Suite *json_suite(void)
     tcase_add_test(tc, optional_integers);
     tcase_add_test(tc, strings_and_arrays);
     tcase_add_test(tc, bodies_refused);
+    tcase_add_test(tc, nesting_is_bounded);
+    tcase_add_test(tc, error_text_stays_utf8);
     tcase_add_test(tc, printing_is_exact);
     suite_add_tcase(s, tc);
     return s;

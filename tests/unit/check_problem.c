@@ -40,6 +40,19 @@ START_TEST(render)
 }
 END_TEST
 
+/* Details may quote request bytes or be cut inside a character: the body
+ * stays valid UTF-8 (found by the fuzzer). */
+START_TEST(render_keeps_utf8_valid)
+{
+    char *text = problem_render(404, "NOT_FOUND", "no route for /a\xff\xc3");
+    ck_assert_ptr_nonnull(strstr(text, "\"detail\":\"no route for /a\xef\xbf\xbd\xef\xbf\xbd\""));
+    free(text);
+    text = problem_render(400, "INVALID_REQUEST", "caf\xc3\xa9 \xea\xb0\x80 \xed\xa0\x80");
+    ck_assert_ptr_nonnull(strstr(text, "caf\xc3\xa9 \xea\xb0\x80 \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""));
+    free(text);
+}
+END_TEST
+
 START_TEST(config_values)
 {
     setenv("T_INT", "42", 1);
@@ -105,6 +118,15 @@ START_TEST(rfc3339)
     ck_assert(!time_parse_rfc3339("", &t));
     ck_assert(time_parse_rfc3339("1970-01-01T00:00:00Z", &t));
     ck_assert_int_eq(t, 0);
+    /* Four-digit years that stay four digits in UTC (found by the fuzzer). */
+    ck_assert(time_parse_rfc3339("9999-12-31T23:59:59Z", &t));
+    ck_assert_int_eq(t, TIME_MAX_EPOCH_S);
+    ck_assert(!time_parse_rfc3339("9999-12-31T23:59:59-23:59", &t));
+    ck_assert(!time_parse_rfc3339("1970-01-01T00:00:00+00:01", &t));
+    time_format_rfc3339(TIME_MAX_EPOCH_S + 1000000, buf);
+    ck_assert_str_eq(buf, "9999-12-31T23:59:59Z");
+    time_format_rfc3339(-5, buf);
+    ck_assert_str_eq(buf, "1970-01-01T00:00:00Z");
 }
 END_TEST
 
@@ -114,6 +136,7 @@ Suite *problem_suite(void)
     TCase *tc = tcase_create("codes");
     tcase_add_test(tc, codes_map_to_statuses);
     tcase_add_test(tc, render);
+    tcase_add_test(tc, render_keeps_utf8_valid);
     tcase_add_test(tc, config_values);
     tcase_add_exit_test(tc, bad_config_stops_the_program, 2);
     tcase_add_exit_test(tc, unreadable_secret_file_stops_the_program, 2);
