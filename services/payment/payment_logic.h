@@ -96,6 +96,7 @@ typedef struct payment_row {
     bool delivered;    /* outbox status DELIVERED */
     int64_t attempts;
     int64_t delivered_at; /* epoch seconds; 0 when not delivered */
+    bool cancel_pending;  /* FAILED, and its order's cancel not confirmed yet */
 } payment_row;
 
 /* The Payment JSON of API.md, with "delivery" null when p has no outbox

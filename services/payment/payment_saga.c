@@ -29,6 +29,7 @@ typedef struct saga {
     int64_t amount;
     int64_t created_at; /* epoch seconds, as the payment row has it */
     payment_outcome *out;
+    bool sent;         /* the last call() was sent (not cut off by the deadline) */
     payment_steps log; /* the steps not stored yet */
 } saga;
 
@@ -191,6 +192,7 @@ static void call(saga *s, const step_desc *d, const char *method, const char *ba
     int64_t timeout = payment_call_timeout_ms(s->app->call_timeout_ms, s->deadline, time_mono_ms());
     int64_t at_us = now_us();
     char *text = NULL;
+    s->sent = false;
     if (timeout == 0) {
         memset(r, 0, sizeof *r);
         r->transport = HTTP_T_TIMEOUT;
@@ -212,6 +214,7 @@ static void call(saga *s, const step_desc *d, const char *method, const char *ba
         .request_id = s->rid,
         .timeout_ms = (long)timeout,
     };
+    s->sent = true;
     http_client_do(&c, r);
 out:
     payment_step_set(slot(s), &s->log, s->payment_id, s->order_id, at_us, s->log.prefix, d->name,
@@ -298,25 +301,94 @@ static void cancel_order(saga *s, const step_desc *d, int64_t user_id, http_resu
     cJSON_Delete(body);
 }
 
-/* The payment fails for good (short balance): FAILED with the answer 402,
- * then the order is cancelled with compensation before the reply. */
-static void fail_short(saga *s, int64_t balance)
+/* The order's cancel that a short-balance failure owes, asked of
+ * order-service as d. Done when order-service confirms it or says there is
+ * nothing to undo; then the flag goes and the key gets the answer in one
+ * transaction: 402 INSUFFICIENT_BALANCE once the order is cancelled (the
+ * outcome as the caller set it), 409 ORDER_NOT_PAYABLE when another payment
+ * paid the order meanwhile or it cannot be cancelled, the 404 passed on for
+ * an order that is gone. Not done (no reply, a 5xx, any other answer): the
+ * outcome is a 5xx (that failure, or 502 for a refusal that says nothing
+ * about the order), the key stays IN_PROGRESS and the settler tries again.
+ * Returns true when done. */
+static bool cancel_owed(saga *s, const step_desc *d)
 {
-    set_problem(s->out, "INSUFFICIENT_BALANCE", "balance %lld is below the amount %lld",
-                (long long)balance, (long long)s->amount);
-    if (!transition(s, PAYMENT_FAILED, "payment.failed", false))
-        return;
     http_result r;
-    cancel_order(s, &ORDER_CANCEL, 0, &r);
-    if (is_transient(&r)) {
-        /* FAILED stays (its key keeps the 402); the order is cancelled by its
-         * TTL or a retry. */
+    bool done = false;
+    cancel_order(s, d, 0, &r);
+    const char *code = http_result_code(&r);
+    if (is_success(&r)) {
+        done = true; /* the outcome stays the 402 */
+    } else if (!is_transient(&r) && r.status == 409 && strcmp(code, "ORDER_ALREADY_PAID") == 0) {
+        set_problem(s->out, "ORDER_NOT_PAYABLE",
+                    "payment %lld failed (balance below %lld); order %lld was paid meanwhile",
+                    (long long)s->payment_id, (long long)s->amount, (long long)s->order_id);
+        done = true;
+    } else if (!is_transient(&r) && r.status == 409 && strcmp(code, "ORDER_NOT_CANCELLABLE") == 0) {
+        set_problem(s->out, "ORDER_NOT_PAYABLE",
+                    "payment %lld failed (balance below %lld); order %lld is not payable",
+                    (long long)s->payment_id, (long long)s->amount, (long long)s->order_id);
+        done = true;
+    } else if (!is_transient(&r) && r.status == 404) {
         set_upstream(s->out, "order", &r);
-    } else if (!is_success(&r)) {
-        log_warn(s->rid, "payment %lld: cancel of order %lld answered %ld",
-                 (long long)s->payment_id, (long long)s->order_id, r.status);
+        done = true;
+    } else {
+        log_warn(s->rid, "payment %lld: cancel of order %lld not done (%ld %s); owed",
+                 (long long)s->payment_id, (long long)s->order_id, r.status, code);
+        if (is_transient(&r))
+            set_upstream(s->out, "order", &r); /* 503/504 (502) */
+        else /* a refusal that is no verdict on the order (401, 400, ...) */
+            set_problem(s->out, "BAD_GATEWAY", "order-service answered %ld %s to the cancel",
+                        r.status, code);
     }
     http_result_free(&r);
+    if (!done)
+        return false;
+    payment_answer a = answer_now(s);
+    shop_err e =
+        payment_store_cancel_done(s->app->db, s->payment_id, time_now_ms() / 1000, &s->log, &a);
+    if (e == SHOP_EDB) {
+        db_failed(s); /* still owed: the settler asks again and stores the answer */
+        return false;
+    }
+    /* SHOP_ECONFLICT: the settler confirmed it first; order-service answered
+     * both of us alike (PAID and CANCELLED are final), so the stored answer
+     * is this one. */
+    return true;
+}
+
+/* The payment fails for good (short balance): FAILED with the order's
+ * cancel owed, then the cancel before the reply. The key keeps no answer
+ * until the cancel is confirmed: a repeat meanwhile is 409
+ * IDEMPOTENCY_KEY_IN_USE, never a 402 for an order not cancelled yet. */
+static void fail_short(saga *s, int64_t balance)
+{
+    payment_step st;
+    set_problem(s->out, "INSUFFICIENT_BALANCE", "balance %lld is below the amount %lld",
+                (long long)balance, (long long)s->amount);
+    shop_err e =
+        payment_store_fail_owing_cancel(s->app->db, s->payment_id, time_now_ms() / 1000, &s->log,
+                                        state_step(s, &st, "payment.failed", false));
+    if (e == SHOP_ECONFLICT) {
+        lost(s);
+        return;
+    }
+    if (e != SHOP_OK) {
+        db_failed(s);
+        return;
+    }
+    cancel_owed(s, &ORDER_CANCEL);
+}
+
+/* A call before the debit had no answer (or an unreadable one): no money can
+ * have moved, so the payment fails at once, FAILED without cancelling the
+ * order, and the answer (the peer's 5xx, 503 or 504) releases the key: the
+ * client's retry pays afresh (API.md: a transient error does not cancel the
+ * order). */
+static void fail_before_debit(saga *s, const char *peer, http_result *r)
+{
+    set_upstream(s->out, peer, r); /* renders as a 5xx: the key is released */
+    transition(s, PAYMENT_FAILED, "payment.failed", false);
 }
 
 /* A peer refused definitively before any money moved: FAILED, pass it on. */
@@ -336,7 +408,7 @@ static bool read_order(saga *s)
     snprintf(path, sizeof path, "/orders/%lld", (long long)s->order_id);
     call(s, &ORDER_READ, "GET", s->app->order_url, path, NULL, &r);
     if (is_transient(&r)) {
-        set_upstream(s->out, "order", &r);
+        fail_before_debit(s, "order", &r);
         goto out;
     }
     if (r.status == 404) {
@@ -388,12 +460,10 @@ static bool check_balance(saga *s)
     int64_t balance = 0;
     snprintf(path, sizeof path, "/users/%lld/balance", (long long)s->user_id);
     call(s, &BALANCE_CHECK, "GET", s->app->user_url, path, NULL, &r);
-    if (is_transient(&r)) {
-        set_upstream(s->out, "user", &r);
+    if (is_transient(&r) || (is_success(&r) && !json_peek_int(r.json, "balance", &balance))) {
+        fail_before_debit(s, "user", &r); /* no answer, or an unreadable 200 */
     } else if (!is_success(&r)) {
         fail_refused(s, "user", &r);
-    } else if (!json_peek_int(r.json, "balance", &balance)) {
-        set_upstream(s->out, "user", &r); /* an unreadable 200: 502, stays PENDING */
     } else if (!payment_balance_covers(balance, s->amount)) {
         fail_short(s, balance);
     } else {
@@ -420,8 +490,10 @@ static bool debit(saga *s)
     call(s, &BALANCE_DEBIT, "POST", s->app->user_url, path, body, &r);
     cJSON_Delete(body);
     const char *code = http_result_code(&r);
-    if (is_transient(&r)) {
-        set_upstream(s->out, "user", &r);
+    if (is_transient(&r) && !s->sent) {
+        fail_before_debit(s, "user", &r); /* the deadline passed: never sent */
+    } else if (is_transient(&r)) {
+        set_upstream(s->out, "user", &r); /* may have debited: PENDING for the settler */
     } else if (is_success(&r)) {
         go_on = true;
     } else if (r.status == 409 && strcmp(code, "INSUFFICIENT_BALANCE") == 0) {
@@ -733,6 +805,35 @@ bool payment_saga_settle(payment_app *app, const payment_row *p)
     payment_outcome_release(&out);
     if (done)
         log_info(rid, "settler: payment %lld settled", (long long)p->id);
+    return done;
+}
+
+bool payment_saga_settle_cancel(payment_app *app, const payment_row *p)
+{
+    char rid[HTTP_REQUEST_ID_LEN + 1];
+    payment_outcome out;
+    memset(&out, 0, sizeof out);
+    http_request_id_new(rid);
+    saga s = {
+        .app = app,
+        .rid = rid,
+        .deadline = time_mono_ms() + app->call_timeout_ms,
+        .payment_id = p->id,
+        .order_id = p->order_id,
+        .user_id = p->user_id,
+        .amount = p->amount,
+        .created_at = p->created_at,
+        .out = &out,
+    };
+    payment_steps_init(&s.log, rid, "settle.");
+    set_problem(&out, "INSUFFICIENT_BALANCE", "the balance was below the amount %lld",
+                (long long)p->amount);
+    /* A round that is not done records nothing: the next one asks again. */
+    bool done = cancel_owed(&s, &ORDER_CANCEL);
+    payment_outcome_release(&out);
+    if (done)
+        log_info(rid, "settler: payment %lld: order %lld cancel confirmed", (long long)p->id,
+                 (long long)p->order_id);
     return done;
 }
 

@@ -53,6 +53,14 @@ void payment_saga_pay(payment_app *app, const char *rid, int64_t order_id, int64
  * round tries again). Returns true when p left PENDING. */
 bool payment_saga_settle(payment_app *app, const payment_row *p);
 
+/* For a FAILED payment p that still owes its order's cancel (a short
+ * balance whose cancel call failed): asks order-service to cancel the order
+ * again; once it confirms (or there is nothing to undo) the flag is cleared
+ * and the payment's Idempotency-Key gets its answer (402, or 409
+ * ORDER_NOT_PAYABLE when the order was paid meanwhile). Returns true when
+ * nothing is owed any more. */
+bool payment_saga_settle_cancel(payment_app *app, const payment_row *p);
+
 /* Frees what out holds (not out). Accepts a zeroed outcome. */
 void payment_outcome_release(payment_outcome *out);
 

@@ -49,8 +49,16 @@ static const char migration_2[] =
     "  compensation INTEGER NOT NULL CHECK (compensation IN (0, 1)));"
     "CREATE INDEX saga_steps_order ON saga_steps(order_id, at_us, id);" IDEM_SCHEMA;
 
-const char *const payment_store_migrations[] = {migration_1, migration_2};
-const int payment_store_n_migrations = 2;
+/* A FAILED payment (short balance) whose order's cancellation is owed: set
+ * with FAILED, cleared when order-service has confirmed it; the settler
+ * retries the cancel of every row that still owes one. */
+static const char migration_3[] =
+    "ALTER TABLE payments ADD COLUMN cancel_pending INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (cancel_pending IN (0, 1));"
+    "CREATE INDEX payments_cancel_pending ON payments(updated_at, id) WHERE cancel_pending = 1;";
+
+const char *const payment_store_migrations[] = {migration_1, migration_2, migration_3};
+const int payment_store_n_migrations = 3;
 
 static bool is_constraint(int rc)
 {
@@ -254,6 +262,24 @@ out:
     return end_write(d, c, result, true, log);
 }
 
+shop_err payment_store_fail_owing_cancel(db *d, int64_t id, int64_t now_s, payment_steps *log,
+                                         const payment_step *state)
+{
+    static const char sql[] = "UPDATE payments SET status = 'FAILED', cancel_pending = 1, "
+                              "updated_at = ?2 WHERE id = ?1 AND status = 'PENDING'";
+    int64_t args[] = {id, now_s};
+    return write_one(d, sql, args, 2, id, log, state, NULL);
+}
+
+shop_err payment_store_cancel_done(db *d, int64_t id, int64_t now_s, payment_steps *log,
+                                   const payment_answer *answer)
+{
+    static const char sql[] = "UPDATE payments SET cancel_pending = 0, updated_at = ?2 "
+                              "WHERE id = ?1 AND status = 'FAILED' AND cancel_pending = 1";
+    int64_t args[] = {id, now_s};
+    return write_one(d, sql, args, 2, id, log, NULL, answer);
+}
+
 shop_err payment_store_complete(db *d, int64_t id, int64_t order_id, const char *payload,
                                 int64_t now_s, int64_t now_ms, payment_steps *log,
                                 const payment_step *state, const payment_answer *answer)
@@ -334,8 +360,8 @@ shop_err payment_store_steps(db *d, int64_t order_id, int64_t user_id, payment_s
 /* The columns every payment read selects, in this order. */
 #define PAYMENT_COLS                                                                               \
     "p.id, p.order_id, p.user_id, p.amount, p.status, p.created_at, p.updated_at, "                \
-    "o.payment_id IS NOT NULL, o.status = 'DELIVERED', o.attempts, o.delivered_at "                \
-    "FROM payments p LEFT JOIN outbox o ON o.payment_id = p.id "
+    "o.payment_id IS NOT NULL, o.status = 'DELIVERED', o.attempts, o.delivered_at, "               \
+    "p.cancel_pending FROM payments p LEFT JOIN outbox o ON o.payment_id = p.id "
 
 static void read_row(sqlite3_stmt *st, payment_row *r)
 {
@@ -352,6 +378,7 @@ static void read_row(sqlite3_stmt *st, payment_row *r)
     r->delivered = sqlite3_column_int(st, 8) != 0;
     r->attempts = sqlite3_column_int64(st, 9);
     r->delivered_at = sqlite3_column_int64(st, 10);
+    r->cancel_pending = sqlite3_column_int(st, 11) != 0;
 }
 
 shop_err payment_store_get(db *d, int64_t id, payment_row *out)
@@ -416,6 +443,23 @@ shop_err payment_store_stale_pending(db *d, int64_t cutoff_s, payment_row *rows,
     static const char sql[] =
         "SELECT " PAYMENT_COLS "WHERE p.status = 'PENDING' AND p.created_at < ?1 "
         "ORDER BY p.created_at, p.id LIMIT ?2";
+    *n = 0;
+    db_conn *c = db_reader(d);
+    if (c == NULL)
+        return SHOP_EDB;
+    sqlite3_stmt *st = db_prepare(c, sql);
+    if (st == NULL)
+        return SHOP_EDB;
+    sqlite3_bind_int64(st, 1, cutoff_s);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    return read_rows(st, rows, max, n);
+}
+
+shop_err payment_store_cancels_owed(db *d, int64_t cutoff_s, payment_row *rows, size_t max,
+                                    size_t *n)
+{
+    static const char sql[] = "SELECT " PAYMENT_COLS "WHERE p.cancel_pending = 1 "
+                              "AND p.updated_at < ?1 ORDER BY p.updated_at, p.id LIMIT ?2";
     *n = 0;
     db_conn *c = db_reader(d);
     if (c == NULL)

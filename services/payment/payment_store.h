@@ -81,6 +81,28 @@ shop_err payment_store_transition(db *d, int64_t id, payment_status from, paymen
                                   int64_t now_s, payment_steps *log, const payment_step *state,
                                   const payment_answer *answer);
 
+/* The short-balance failure: PENDING -> FAILED with the order's
+ * cancellation owed (cancel_pending), with log and state as above. The key
+ * bound to the payment stays IN_PROGRESS: its answer is stored only once
+ * the cancel is done (payment_store_cancel_done), so that no repeat is told
+ * 402 while the order still holds its stock and coupon. Returns SHOP_OK,
+ * SHOP_ECONFLICT (not PENDING; only log is written) or SHOP_EDB. */
+shop_err payment_store_fail_owing_cancel(db *d, int64_t id, int64_t now_s, payment_steps *log,
+                                         const payment_step *state);
+
+/* order-service confirmed the cancel a FAILED payment owed: clears
+ * cancel_pending and settles the key with answer (may be NULL), with log,
+ * in one transaction. Returns SHOP_OK, SHOP_ECONFLICT when nothing was owed
+ * (already cleared: only log is written) or SHOP_EDB. */
+shop_err payment_store_cancel_done(db *d, int64_t id, int64_t now_s, payment_steps *log,
+                                   const payment_answer *answer);
+
+/* FAILED payments that still owe their order's cancel, last changed before
+ * cutoff_s (epoch seconds), oldest first, at most max. OUT: *n. Returns
+ * SHOP_OK or SHOP_EDB. */
+shop_err payment_store_cancels_owed(db *d, int64_t cutoff_s, payment_row *rows, size_t max,
+                                    size_t *n);
+
 /* In one write transaction: PENDING -> COMPLETED and the outbox row (status
  * PENDING, 0 attempts, due at now_ms) with payload, with log, state and
  * answer as above. Returns SHOP_OK, SHOP_ECONFLICT (not PENDING; only log is

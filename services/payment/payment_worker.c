@@ -84,6 +84,17 @@ static void settle_round(payment_workers *w)
     }
     for (size_t i = 0; i < n && !stopping(w); i++)
         payment_saga_settle(app, &rows[i]);
+    /* Cancels owed by short-balance failures, once the saga that failed
+     * them is over: its one call after FAILED (the cancel) is bounded by
+     * the call timeout. */
+    cutoff = payment_stale_cutoff_s(time_now_ms(), app->call_timeout_ms + 2000);
+    if (!stopping(w) &&
+        payment_store_cancels_owed(app->db, cutoff, rows, SETTLE_BATCH, &n) != SHOP_OK) {
+        log_error(NULL, "settler: cannot read the cancels owed");
+        n = 0;
+    }
+    for (size_t i = 0; i < n && !stopping(w); i++)
+        payment_saga_settle_cancel(app, &rows[i]);
     if (!stopping(w) && payment_store_idem_purge(app->db, time_now_ms() / 1000) != SHOP_OK)
         log_warn(NULL, "settler: could not purge old idempotency keys");
 }

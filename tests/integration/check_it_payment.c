@@ -1,11 +1,14 @@
 /* Integration tests of payment-service with the real item, user, coupon and
  * order services and the data-platform stub on loopback: the pay saga end to
  * end (balance, order, stock, coupon, data platform), its refusals, 20
- * concurrent payments of one order, a failing data platform, a payment cut
- * short by order-service going down and finished by the settler, SIGTERM,
- * Idempotency-Key on POST /payments (replays, stored refusals, a key held by
- * a payment the settler finishes, 12 racing repeats) and the saga view of
- * each flow. */
+ * concurrent payments of one order, a failing data platform, payments whose
+ * debit reply was lost (through a fault proxy in this process) finished by
+ * the settler, SIGTERM, a transient error before the debit (the payment
+ * fails at once, the order stays payable, the key is free for the retry), a
+ * short balance whose cancel fails (the key answers 402 only once the
+ * settler has cancelled the order), Idempotency-Key on POST /payments
+ * (replays, stored refusals, a key held by a payment the settler finishes,
+ * 12 racing repeats) and the saga view of each flow. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,8 @@
 #include <check.h>
 
 #include "harness.h"
+#include "http_client.h"
+#include "http_server.h"
 
 Suite *it_payment_suite(void);
 
@@ -32,6 +37,7 @@ typedef struct stack {
     char env[ENV_MAX][300];
     int n_env;
     const char *payment_extra[8]; /* extra env for payment-service only */
+    int avoid_port;               /* a port of this test's own (a proxy), or 0 */
 } stack;
 
 enum { ITEM, USER, COUPON, ORDER, PAYMENT, DP };
@@ -66,6 +72,21 @@ static bool start_one(stack *s, int i)
     return harness_start(&s->svc[i], binaries[i], env);
 }
 
+/* A free port for service i of s that none of s's earlier ones (or its
+ * proxy) has: harness_free_port only checks that the port can be bound now,
+ * so two calls may give the same one. */
+static int free_port(const stack *s, int i)
+{
+    for (;;) {
+        int port = harness_free_port();
+        bool taken = port == s->avoid_port;
+        for (int k = 0; k < i; k++)
+            taken = taken || port == s->svc[k].port;
+        if (!taken)
+            return port;
+    }
+}
+
 /* Makes a temp dir, picks ports and starts all six (seeded). */
 static bool stack_start(stack *s)
 {
@@ -79,7 +100,7 @@ static bool stack_start(stack *s)
     add_env(s, "", "PAYMENT_OUTBOX_MAX_BACKOFF_MS", "400");
     for (int i = 0; i < N_SVC; i++) {
         memset(&s->svc[i], 0, sizeof s->svc[i]);
-        s->svc[i].port = harness_free_port();
+        s->svc[i].port = free_port(s, i);
         snprintf(port, sizeof port, "%d", s->svc[i].port);
         snprintf(url, sizeof url, "http://127.0.0.1:%d", s->svc[i].port);
         snprintf(path, sizeof path, "%s/%s.db", s->dir, files[i]);
@@ -989,7 +1010,147 @@ START_TEST(test_platform_down_then_heals)
 }
 END_TEST
 
-/* ---- order-service down mid-payment; the settler; SIGTERM --------------- */
+/* ---- a fault proxy between payment-service and one peer ------------------ */
+
+/* What the proxy does with a request on one route. */
+typedef enum proxy_mode {
+    PROXY_PASS = 0,   /* forwards it and passes the reply on */
+    PROXY_REFUSE,     /* answers 503 without forwarding: nothing happened */
+    PROXY_LOSE_REPLY, /* forwards it, then answers 503: it happened, the reply is lost */
+} proxy_mode;
+
+static int proxy_forward(http_req *req);
+
+/* The routes payment-service calls on order-service and user-service. */
+static const http_route proxy_routes[] = {
+    {"GET", "/orders/{orderId}", proxy_forward, NULL},
+    {"POST", "/orders/{orderId}/cancel", proxy_forward, NULL},
+    {"POST", "/orders/{orderId}/pay", proxy_forward, NULL},
+    {"GET", "/users/{userId}/balance", proxy_forward, NULL},
+    {"POST", "/users/{userId}/debits", proxy_forward, NULL},
+    {"POST", "/users/{userId}/debits/void", proxy_forward, NULL},
+    {"POST", "/users/{userId}/credits", proxy_forward, NULL},
+};
+enum { P_ORDER_READ, P_ORDER_CANCEL, P_ORDER_PAY, P_BALANCE, P_DEBIT, P_VOID, P_CREDIT, P_N };
+
+/* An HTTP server in the test process that payment-service takes for one of
+ * its peers: each route forwards to the real peer, or fails as told. */
+typedef struct fault_proxy {
+    http_server *srv;
+    int port;
+    pthread_mutex_t mu;
+    char target[64]; /* the real peer's base URL */
+    proxy_mode mode[P_N];
+    int hits[P_N];
+} fault_proxy;
+
+static int proxy_forward(http_req *req)
+{
+    fault_proxy *p = req->app;
+    char path[300], target[64];
+    const char *headers[] = {TOKEN_HEADER, NULL};
+    size_t i = (size_t)(req->route - proxy_routes);
+    pthread_mutex_lock(&p->mu);
+    proxy_mode mode = p->mode[i];
+    p->hits[i]++;
+    snprintf(target, sizeof target, "%s", p->target);
+    pthread_mutex_unlock(&p->mu);
+    if (mode == PROXY_REFUSE)
+        return http_reply_problem(req, "SERVICE_UNAVAILABLE", "fault proxy: refused");
+    snprintf(path, sizeof path, "%s%s%s", req->path, req->query != NULL ? "?" : "",
+             req->query != NULL ? req->query : "");
+    bool get = strcmp(req->method, "GET") == 0;
+    http_call c = {
+        .method = req->method,
+        .base_url = target,
+        .path = path,
+        .body = get ? NULL : req->body,
+        .body_len = get ? 0 : req->body_len,
+        .request_id = req->request_id,
+        .headers = headers,
+        .timeout_ms = 10000,
+    };
+    http_result r;
+    http_client_do(&c, &r);
+    int status;
+    if (mode == PROXY_LOSE_REPLY)
+        status = http_reply_problem(req, "SERVICE_UNAVAILABLE", "fault proxy: reply lost");
+    else if (r.transport != HTTP_T_OK)
+        status = http_reply_upstream(req, "peer", &r);
+    else
+        status = http_reply_raw(req, (int)r.status, r.content_type, r.body != NULL ? r.body : "",
+                                r.body != NULL ? r.body_len : 0);
+    http_result_free(&r);
+    return status;
+}
+
+/* Starts p on a free port; every route passes until told otherwise. */
+static void proxy_start(fault_proxy *p)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    p->port = harness_free_port();
+    http_server_config cfg = {
+        .service = "fault-proxy",
+        .bind_addr = "127.0.0.1",
+        .port = p->port,
+        .num_threads = 16,
+        .routes = proxy_routes,
+        .n_routes = P_N,
+        .app = p,
+    };
+    p->srv = http_server_start(&cfg);
+    ck_assert_msg(p->srv != NULL, "the fault proxy did not start on port %d", p->port);
+}
+
+static void proxy_target(fault_proxy *p, int port)
+{
+    pthread_mutex_lock(&p->mu);
+    snprintf(p->target, sizeof p->target, "http://127.0.0.1:%d", port);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void proxy_set(fault_proxy *p, int route, proxy_mode mode)
+{
+    pthread_mutex_lock(&p->mu);
+    p->mode[route] = mode;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int proxy_hits(fault_proxy *p, int route)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->hits[route];
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+static void proxy_stop(fault_proxy *p)
+{
+    http_server_stop(p->srv);
+    p->srv = NULL;
+    pthread_mutex_destroy(&p->mu);
+}
+
+/* Starts stack s with payment-service calling peer (ORDER or USER) through
+ * proxy p, and the payment extras given (NULL-ended, at most 4). */
+static void stack_start_proxied(stack *s, fault_proxy *p, int peer, const char *const *extra)
+{
+    static char url_env[80];
+    int n = 0;
+    memset(s, 0, sizeof *s);
+    proxy_start(p);
+    snprintf(url_env, sizeof url_env, "%s_URL=http://127.0.0.1:%d", prefixes[peer], p->port);
+    for (; extra != NULL && extra[n] != NULL; n++)
+        s->payment_extra[n] = extra[n];
+    s->payment_extra[n++] = url_env; /* after the common env: it wins */
+    s->payment_extra[n] = NULL;
+    s->avoid_port = p->port;
+    ck_assert_msg(stack_start(s), "the stack did not start");
+    proxy_target(p, s->svc[peer].port);
+}
+
+/* ---- the settler; SIGTERM ------------------------------------------------ */
 
 /* Polls payment id until it leaves PENDING (10 s at most); its status in out. */
 static void wait_settled(const stack *s, long long id, char *out, size_t len)
@@ -1004,25 +1165,29 @@ static void wait_settled(const stack *s, long long id, char *out, size_t len)
     }
 }
 
-/* Debits user 1 by amount with ref "pay-<payment_id>", as a saga would have
- * done just before it was cut short. */
-static void debit_as_payment(const stack *s, long long payment_id, long long amount)
+/* Polls order until it has status (10 s at most); false when it never did. */
+static bool wait_order_status(const stack *s, long long order, const char *status)
 {
-    char body[100];
-    snprintf(body, sizeof body, "{\"ref\":\"pay-%lld\",\"amount\":%lld}", payment_id, amount);
-    ck_assert_int_eq(req(s, USER, "POST", "/users/1/debits", body, NULL), 200);
+    char st[32];
+    for (int waited = 0; waited < 10000; waited += 100) {
+        order_status(s, order, st, sizeof st);
+        if (strcmp(st, status) == 0)
+            return true;
+        sleep_ms(100);
+    }
+    return false;
 }
 
 START_TEST(test_settler_finishes_and_stop)
 {
-    /* Its own stack, started from this test process so it can reap it. Payment
-     * ids start at 1 and are never reused, so the debit refs are known. */
+    /* Its own stack, started from this test process so it can reap it, with
+     * payment-service calling user-service through a fault proxy. Payment
+     * ids start at 1 and are never reused. */
     stack s;
-    memset(&s, 0, sizeof s);
-    s.payment_extra[0] = "SHOP_SAGA_DEADLINE_MS=1000";
-    s.payment_extra[1] = "PAYMENT_SETTLE_INTERVAL_MS=200";
-    s.payment_extra[2] = NULL;
-    ck_assert_msg(stack_start(&s), "the stack did not start");
+    fault_proxy proxy;
+    static const char *const extra[] = {"SHOP_SAGA_DEADLINE_MS=1000",
+                                        "PAYMENT_SETTLE_INTERVAL_MS=200", NULL};
+    stack_start_proxied(&s, &proxy, USER, extra);
     long long before = balance(&s, 1);
     long long amount[3];
     long long order[3];
@@ -1032,15 +1197,14 @@ START_TEST(test_settler_finishes_and_stop)
     ck_assert_int_eq(amount[0], 20000);
     ck_assert_int_eq(amount[1], 5000);
     ck_assert_int_eq(amount[2], 50000);
-    debit_as_payment(&s, 1, amount[0]);
-    debit_as_payment(&s, 2, amount[1]);
-    ck_assert_int_eq(balance(&s, 1), before - 25000);
-    /* order-service is down: each payment answers 503 and stays PENDING; its
-     * Idempotency-Key stays bound to it, so a repeat is told it is running. */
+    /* The debit's reply is lost (the first two debited, the third never
+     * arrived): each payment answers 503 and stays PENDING, as the money may
+     * have moved; its Idempotency-Key stays bound to it, so a repeat is told
+     * it is running. */
     static const char *const keys[3] = {"it-settle-0", "it-settle-1", "it-settle-2"};
-    harness_stop(&s.svc[ORDER]);
     hresp r;
     for (int i = 0; i < 3; i++) {
+        proxy_set(&proxy, P_DEBIT, i < 2 ? PROXY_LOSE_REPLY : PROXY_REFUSE);
         ck_assert_int_eq(pay_with(&s, order[i], 1, keys[i], NULL, &r), 503);
         expect_problem(&r, 503, "SERVICE_UNAVAILABLE");
         hresp_free(&r);
@@ -1057,7 +1221,9 @@ START_TEST(test_settler_finishes_and_stop)
         ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "delivery")));
         hresp_free(&r);
     }
-    ck_assert(start_one(&s, ORDER));
+    proxy_set(&proxy, P_DEBIT, PROXY_PASS);
+    ck_assert_int_eq(proxy_hits(&proxy, P_DEBIT), 3);
+    ck_assert_int_eq(balance(&s, 1), before - 25000);
     /* While one is PENDING, the order cannot be paid by another payment. */
     ck_assert_int_eq(pay(&s, order[0], 1, &r), 409);
     expect_problem(&r, 409, "ORDER_NOT_PAYABLE");
@@ -1085,7 +1251,8 @@ START_TEST(test_settler_finishes_and_stop)
     get_payment(&s, 2, &r);
     ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "delivery")));
     hresp_free(&r);
-    /* Never debited: failed for good, and the order cancelled. */
+    /* Never debited: settled as not debited, failed for good, and the order
+     * cancelled. */
     ck_assert_str_eq(status[2], "FAILED");
     expect_order_status(&s, order[2], "CANCELLED");
     /* Money: only the completed payment's debit remains. */
@@ -1107,12 +1274,14 @@ START_TEST(test_settler_finishes_and_stop)
         hresp_free(&r);
     }
     ck_assert_int_eq(balance(&s, 1), before - 20000);
-    /* The saga views: the cut-short run (order-service unreachable), then the
-     * settler's steps. */
+    /* The saga views: the cut-short run (the debit's reply lost or refused),
+     * then the settler's steps. */
+#define PAY_UNTIL_DEBIT                                                                            \
+    "payment payment.pending - 0", "payment order.read order 200",                                 \
+        "payment balance.check user 200", "payment balance.debit user 503 !SERVICE_UNAVAILABLE"
     static const char *const completed[] = {CREATE_PLAIN,
                                             "order order.created - 0",
-                                            "payment payment.pending - 0",
-                                            "payment order.read order 0 !unavailable",
+                                            PAY_UNTIL_DEBIT,
                                             "payment settle.void user 200",
                                             "payment settle.order.mark_paid order 200",
                                             "order order.paid - 0",
@@ -1123,8 +1292,7 @@ START_TEST(test_settler_finishes_and_stop)
     static const char *const refunded[] = {
         CREATE_PLAIN,
         "order order.created - 0",
-        "payment payment.pending - 0",
-        "payment order.read order 0 !unavailable",
+        PAY_UNTIL_DEBIT,
         "order order.cancelling - 0",
         "order stock.restore item 200 comp",
         "order order.cancelled - 0",
@@ -1136,8 +1304,7 @@ START_TEST(test_settler_finishes_and_stop)
     cJSON_Delete(expect_saga(&s, order[1], "CANCELLED", false, refunded));
     static const char *const failed[] = {CREATE_PLAIN,
                                          "order order.created - 0",
-                                         "payment payment.pending - 0",
-                                         "payment order.read order 0 !unavailable",
+                                         PAY_UNTIL_DEBIT,
                                          "payment settle.void user 200",
                                          "payment settle.order.cancel order 200",
                                          "order order.cancelling - 0",
@@ -1146,6 +1313,7 @@ START_TEST(test_settler_finishes_and_stop)
                                          "payment payment.failed - 0",
                                          NULL};
     cJSON_Delete(expect_saga(&s, order[2], "CANCELLED", false, failed));
+#undef PAY_UNTIL_DEBIT
     /* SIGTERM stops payment-service (and its two threads) well within a
      * second, even while the outbox worker is retrying a failing platform. */
     ck_assert_int_eq(
@@ -1161,6 +1329,213 @@ START_TEST(test_settler_finishes_and_stop)
                                           "order order.paid - 0", NULL};
     cJSON_Delete(expect_saga(&s, order[0], "PAID", true, partial));
     stack_stop(&s);
+    proxy_stop(&proxy);
+}
+END_TEST
+
+/* ---- a transient error before the debit --------------------------------- */
+
+START_TEST(test_transient_before_debit_keeps_the_order)
+{
+    /* Before the debit is sent no money can have moved: the payment fails at
+     * once (FAILED, nothing to settle), the order is not cancelled, and the
+     * key is released, so the client's retry with it pays normally. */
+    stack s;
+    memset(&s, 0, sizeof s);
+    s.payment_extra[0] = "SHOP_SAGA_DEADLINE_MS=1000";
+    s.payment_extra[1] = "PAYMENT_SETTLE_INTERVAL_MS=200";
+    s.payment_extra[2] = NULL;
+    ck_assert_msg(stack_start(&s), "the stack did not start");
+    long long before = balance(&s, 1);
+    hresp r;
+    long long ids[4];
+    char statuses[4][16];
+    /* user-service down during the balance check. */
+    long long first = create_order(&s, 1, 4, 1, 0, NULL);
+    harness_stop(&s.svc[USER]);
+    ck_assert_int_eq(pay_with(&s, first, 1, "it-pre-debit-1", NULL, &r), 503);
+    expect_problem(&r, 503, "SERVICE_UNAVAILABLE");
+    hresp_free(&r);
+    ck_assert_int_eq(payments_of(&s, 1, first, ids, statuses, 4), 1);
+    ck_assert_str_eq(statuses[0], "FAILED");
+    long long failed_id = ids[0];
+    expect_order_status(&s, first, "CREATED");
+    ck_assert(start_one(&s, USER));
+    ck_assert_int_eq(pay_with(&s, first, 1, "it-pre-debit-1", NULL, &r), 201);
+    ck_assert(!replayed(&r));
+    long long paid_id = harness_int(r.json, "id");
+    ck_assert_int_gt(paid_id, failed_id);
+    hresp_free(&r);
+    expect_order_status(&s, first, "PAID");
+    ck_assert_int_eq(balance(&s, 1), before - 5000);
+    ck_assert_int_eq(payments_of(&s, 1, first, ids, statuses, 4), 2);
+    ck_assert_str_eq(statuses[0], "FAILED");
+    ck_assert_str_eq(statuses[1], "COMPLETED");
+    ck_assert(wait_delivered(&s, paid_id, 5000));
+    static const char *const steps[] = {CREATE_PLAIN,
+                                        "order order.created - 0",
+                                        "payment payment.pending - 0",
+                                        "payment order.read order 200",
+                                        "payment balance.check user 0 !unavailable",
+                                        "payment payment.failed - 0",
+                                        "payment payment.pending - 0",
+                                        "payment order.read order 200",
+                                        "payment balance.check user 200",
+                                        "payment balance.debit user 200",
+                                        "payment order.mark_paid order 200",
+                                        "order order.paid - 0",
+                                        "payment payment.completed - 0",
+                                        "payment outbox.delivered data-platform 200",
+                                        NULL};
+    cJSON_Delete(expect_saga(&s, first, "PAID", false, steps));
+    /* order-service down during the order read; nobody retries for longer
+     * than the settler's wait (deadline 1 s + 2 s): the order stays CREATED
+     * (nothing was settled as not debited), and the same key then pays. */
+    long long second = create_order(&s, 1, 4, 1, 0, NULL);
+    harness_stop(&s.svc[ORDER]);
+    ck_assert_int_eq(pay_with(&s, second, 1, "it-pre-debit-2", NULL, &r), 503);
+    expect_problem(&r, 503, "SERVICE_UNAVAILABLE");
+    hresp_free(&r);
+    ck_assert_int_eq(payments_of(&s, 1, second, ids, statuses, 4), 1);
+    ck_assert_str_eq(statuses[0], "FAILED");
+    ck_assert(start_one(&s, ORDER));
+    sleep_ms(4500);
+    expect_order_status(&s, second, "CREATED");
+    ck_assert_int_eq(payments_of(&s, 1, second, ids, statuses, 4), 1);
+    ck_assert_str_eq(statuses[0], "FAILED");
+    ck_assert_int_eq(balance(&s, 1), before - 5000);
+    ck_assert_int_eq(pay_with(&s, second, 1, "it-pre-debit-2", NULL, &r), 201);
+    ck_assert(!replayed(&r));
+    hresp_free(&r);
+    expect_order_status(&s, second, "PAID");
+    ck_assert_int_eq(balance(&s, 1), before - 10000);
+    stack_stop(&s);
+}
+END_TEST
+
+/* ---- a short balance whose cancel fails ---------------------------------- */
+
+/* Polls POST /payments with key until its answer is no longer 409
+ * IDEMPOTENCY_KEY_IN_USE (10 s at most); asserts that answer is the replay
+ * of status and code. */
+static void wait_key_answer(const stack *s, long long order, int user, const char *key, long status,
+                            const char *code)
+{
+    for (int waited = 0; waited < 10000; waited += 100) {
+        hresp r;
+        long got = pay_with(s, order, user, key, NULL, &r);
+        if (got == 409 && strcmp(str_of(r.json, "code"), "IDEMPOTENCY_KEY_IN_USE") == 0) {
+            ck_assert(!replayed(&r));
+            hresp_free(&r);
+            sleep_ms(100);
+            continue;
+        }
+        expect_problem(&r, status, code);
+        ck_assert(replayed(&r));
+        hresp_free(&r);
+        return;
+    }
+    ck_abort_msg("key %s: still IDEMPOTENCY_KEY_IN_USE after 10 s", key);
+}
+
+START_TEST(test_short_balance_cancel_owed)
+{
+    /* The payment finds the balance short and fails, but order-service
+     * refuses the cancel (it is down, or the deadline passed). The client
+     * hears 503; the key keeps no answer while the order is not cancelled
+     * (a repeat is 409 IDEMPOTENCY_KEY_IN_USE, never a 402 that is not true
+     * yet); the settler asks again every round until order-service
+     * confirms, and only then does the key answer 402. */
+    stack s;
+    fault_proxy proxy;
+    static const char *const extra[] = {"SHOP_CALL_TIMEOUT_MS=1000",
+                                        "PAYMENT_SETTLE_INTERVAL_MS=200", NULL};
+    stack_start_proxied(&s, &proxy, ORDER, extra);
+    hresp r;
+    long long ids[4];
+    char statuses[4][16];
+    /* lee (user 2, 10,000): a keyboard with her 10% coupon costs 45,000; a
+     * mouse 20,000. */
+    long long before = balance(&s, 2);
+    long long keyboards = stock(&s, 1);
+    long long final_amount = 0;
+    long long order = create_order(&s, 2, 1, 1, 2, &final_amount);
+    ck_assert_int_eq(final_amount, 45000);
+    long long mouse = create_order(&s, 2, 2, 1, 0, &final_amount);
+    ck_assert_int_eq(final_amount, 20000);
+    ck_assert(coupon_used(&s, 2, 2));
+    proxy_set(&proxy, P_ORDER_CANCEL, PROXY_REFUSE);
+    ck_assert_int_eq(pay_with(&s, order, 2, "it-owed-1", NULL, &r), 503);
+    expect_problem(&r, 503, "SERVICE_UNAVAILABLE");
+    ck_assert(!replayed(&r));
+    hresp_free(&r);
+    ck_assert_int_eq(pay_with(&s, order, 2, "it-owed-1", NULL, &r), 409);
+    expect_problem(&r, 409, "IDEMPOTENCY_KEY_IN_USE");
+    ck_assert(!replayed(&r));
+    hresp_free(&r);
+    ck_assert_int_eq(payments_of(&s, 2, order, ids, statuses, 4), 1);
+    ck_assert_str_eq(statuses[0], "FAILED");
+    /* The mouse: short too, its cancel refused as well; then the user
+     * charges her balance and pays it with another key. */
+    ck_assert_int_eq(pay_with(&s, mouse, 2, "it-owed-2", NULL, &r), 503);
+    expect_problem(&r, 503, "SERVICE_UNAVAILABLE");
+    hresp_free(&r);
+    ck_assert_int_eq(req(&s, USER, "POST", "/users/2/balance/charge", "{\"amount\":20000}", NULL),
+                     200);
+    ck_assert_int_eq(pay_with(&s, mouse, 2, "it-owed-3", NULL, &r), 201);
+    hresp_free(&r);
+    expect_order_status(&s, mouse, "PAID");
+    /* Refused round after round (the settler waits the call timeout + 2 s
+     * after FAILED, then asks every 200 ms): the keyboard order holds its
+     * stock and coupon, and neither key has an answer. */
+    for (int waited = 0; waited < 10000 && proxy_hits(&proxy, P_ORDER_CANCEL) < 6; waited += 100)
+        sleep_ms(100);
+    ck_assert_int_ge(proxy_hits(&proxy, P_ORDER_CANCEL), 6);
+    expect_order_status(&s, order, "CREATED");
+    ck_assert_int_eq(stock(&s, 1), keyboards - 1);
+    ck_assert(coupon_used(&s, 2, 2));
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(
+            pay_with(&s, i == 0 ? order : mouse, 2, i == 0 ? "it-owed-1" : "it-owed-2", NULL, &r),
+            409);
+        expect_problem(&r, 409, "IDEMPOTENCY_KEY_IN_USE");
+        hresp_free(&r);
+    }
+    /* order-service answers again: the settler's cancel goes through. */
+    proxy_set(&proxy, P_ORDER_CANCEL, PROXY_PASS);
+    ck_assert(wait_order_status(&s, order, "CANCELLED"));
+    ck_assert_int_eq(stock(&s, 1), keyboards);
+    ck_assert(!coupon_used(&s, 2, 2));
+    /* The key answers 402 once the cancel is confirmed (stored in the same
+     * transaction). */
+    wait_key_answer(&s, order, 2, "it-owed-1", 402, "INSUFFICIENT_BALANCE");
+    ck_assert_int_eq(payments_of(&s, 2, order, ids, statuses, 4), 1);
+    ck_assert_str_eq(statuses[0], "FAILED");
+    static const char *const steps[] = {CREATE_COUPON,
+                                        "order order.created - 0",
+                                        "payment payment.pending - 0",
+                                        "payment order.read order 200",
+                                        "payment balance.check user 200",
+                                        "payment payment.failed - 0",
+                                        "payment order.cancel order 503 !SERVICE_UNAVAILABLE",
+                                        "payment settle.order.cancel order 200",
+                                        "order order.cancelling - 0",
+                                        "order coupon.restore coupon 200 comp",
+                                        "order stock.restore item 200 comp",
+                                        "order order.cancelled - 0",
+                                        NULL};
+    cJSON_Delete(expect_saga(&s, order, "CANCELLED", false, steps));
+    /* The mouse was paid meanwhile: its owed cancel finds nothing to undo,
+     * and the first key answers 409 ORDER_NOT_PAYABLE, not a 402 that would
+     * say the order was cancelled. */
+    wait_key_answer(&s, mouse, 2, "it-owed-2", 409, "ORDER_NOT_PAYABLE");
+    expect_order_status(&s, mouse, "PAID");
+    ck_assert_int_eq(balance(&s, 2), before);
+    ck_assert_int_eq(payments_of(&s, 2, mouse, ids, statuses, 4), 2);
+    ck_assert_str_eq(statuses[0], "FAILED");
+    ck_assert_str_eq(statuses[1], "COMPLETED");
+    stack_stop(&s);
+    proxy_stop(&proxy);
 }
 END_TEST
 
@@ -1185,6 +1560,8 @@ Suite *it_payment_suite(void)
     tc = tcase_create("settler");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_settler_finishes_and_stop);
+    tcase_add_test(tc, test_transient_before_debit_keeps_the_order);
+    tcase_add_test(tc, test_short_balance_cancel_owed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,7 +2,9 @@
  * fresh temp database per test: one live payment per order (the partial
  * unique index), conditional transitions, COMPLETED and its outbox row in
  * one transaction, deliveries, listing and the settler's query, the
- * Idempotency-Keys bound to payments and the saga log. */
+ * Idempotency-Keys bound to payments, the cancel a short-balance failure
+ * owes (its key answered only once the cancel is confirmed) and the saga
+ * log. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -593,6 +595,73 @@ START_TEST(test_saga_log_by_order_and_payer)
 }
 END_TEST
 
+/* A short balance whose order's cancel is owed: FAILED with cancel_pending,
+ * the key IN_PROGRESS (no 402 before the order is cancelled), listed for the
+ * settler once old enough, and answered when the cancel is confirmed. */
+START_TEST(test_cancel_owed_holds_the_key_until_done)
+{
+    idem_record rec;
+    int64_t id = 0, other = 0;
+    bool taken;
+    payment_idem key = {"owed", "r"};
+    ck_assert_int_eq(payment_store_insert_pending(d, 1, 1, 1000, &key, &id, &taken), SHOP_OK);
+    ck_assert_int_eq(payment_store_set_amount(d, id, 45000, 1000, NULL), SHOP_OK);
+    ck_assert(!get(id).cancel_pending);
+    payment_steps log;
+    payment_steps_init(&log, "rid-1", NULL);
+    add_step(&log, id, 1, "balance.check", 1000000, "user", 200);
+    payment_step failed;
+    payment_step_set(&failed, &log, id, 1, 1000001, NULL, "payment.failed", NULL, 0, NULL, 0,
+                     false);
+    ck_assert_int_eq(payment_store_fail_owing_cancel(d, id, 1001, &log, &failed), SHOP_OK);
+    ck_assert_uint_eq(log.n, 0);
+    payment_row p = get(id);
+    ck_assert_int_eq(p.status, PAYMENT_FAILED);
+    ck_assert(p.cancel_pending);
+    ck_assert_int_eq(p.updated_at, 1001);
+    ck_assert_int_eq(lookup(&key, &rec), IDEM_IN_PROGRESS);
+    idem_record_free(&rec);
+    /* Only from PENDING. */
+    ck_assert_int_eq(payment_store_fail_owing_cancel(d, id, 1002, NULL, NULL), SHOP_ECONFLICT);
+    /* The order may be paid by another payment meanwhile. */
+    ck_assert_int_eq(payment_store_insert_pending(d, 1, 1, 1002, NULL, &other, &taken), SHOP_OK);
+    ck_assert(!get(other).cancel_pending);
+    /* The settler lists it once changed before the cut-off, oldest first. */
+    payment_row rows[4];
+    size_t n = 0;
+    ck_assert_int_eq(payment_store_cancels_owed(d, 1001, rows, 4, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(payment_store_cancels_owed(d, 1002, rows, 4, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(rows[0].id, id);
+    ck_assert_int_eq(rows[0].amount, 45000);
+    ck_assert(rows[0].cancel_pending);
+    /* Confirmed: the flag goes and the key gets its answer, once. */
+    payment_answer short_balance = {.status = 402, .body = "{\"code\":\"INSUFFICIENT_BALANCE\"}"};
+    ck_assert_int_eq(payment_store_cancel_done(d, id, 1003, NULL, &short_balance), SHOP_OK);
+    p = get(id);
+    ck_assert(!p.cancel_pending);
+    ck_assert_int_eq(p.status, PAYMENT_FAILED);
+    expect_answer(&key, 402, "{\"code\":\"INSUFFICIENT_BALANCE\"}");
+    ck_assert_int_eq(payment_store_cancels_owed(d, 99999, rows, 4, &n), SHOP_OK);
+    ck_assert_uint_eq(n, 0);
+    /* A second confirmation (the saga and the settler both asked) changes
+     * nothing, but its steps are kept. */
+    payment_answer other_answer = {.status = 409, .body = "{}"};
+    payment_steps_init(&log, "rid-2", "settle.");
+    add_step(&log, id, 1, "order.cancel", 1004000000, "order", 200);
+    ck_assert_int_eq(payment_store_cancel_done(d, id, 1004, &log, &other_answer), SHOP_ECONFLICT);
+    ck_assert_uint_eq(log.n, 0);
+    expect_answer(&key, 402, "{\"code\":\"INSUFFICIENT_BALANCE\"}");
+    ck_assert_int_eq(get(id).updated_at, 1003);
+    /* Nothing is owed by a payment that never failed that way. */
+    ck_assert_int_eq(payment_store_cancel_done(d, other, 1005, NULL, NULL), SHOP_ECONFLICT);
+    char names[256];
+    stored_names(1, 0, names, sizeof names);
+    ck_assert_str_eq(names, "balance.check payment.failed settle.order.cancel");
+}
+END_TEST
+
 Suite *payment_store_suite(void)
 {
     Suite *s = suite_create("payment_store");
@@ -612,6 +681,7 @@ Suite *payment_store_suite(void)
     tcase_add_test(tc, test_key_answer_follows_the_final_state);
     tcase_add_test(tc, test_saga_log_goes_with_state_changes);
     tcase_add_test(tc, test_saga_log_by_order_and_payer);
+    tcase_add_test(tc, test_cancel_owed_holds_the_key_until_done);
     suite_add_tcase(s, tc);
     return s;
 }
