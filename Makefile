@@ -288,6 +288,27 @@ flood: all
 	SHOP_BIN_DIR=$(BIN) tests/flood/flood.sh
 # --- end of flood -------------------------------------------------------------
 
+# --- bench and metrics tests (tests/bench) -----------------------------------
+# make bench: a stack of its own, built as the Makefile builds (OPT, -O2 by
+# default): disk commit rate, wrk on item-service / api-gateway / nginx,
+# order+pay sagas at 8..128 clients, memory (RSS and PSS); one Markdown
+# table, $(BUILD)/bench/results.json and sagas.png (tests/bench/README.md).
+# make test-metrics: every program's GET /metrics after known traffic,
+# checked by promtool and against the requests sent.
+BENCH_TOOL := $(BIN)/commit-rate
+TOOLS      += $(BENCH_TOOL)
+all: $(BENCH_TOOL)
+$(OBJ)/tests/bench/commit_rate.o: $(BUILD)/gen/suites.inc
+$(BENCH_TOOL): $(OBJ)/tests/bench/commit_rate.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3
+.PHONY: bench test-metrics
+bench: all
+	SHOP_BIN_DIR=$(BIN) BENCH_OUT=$(BUILD)/bench BENCH_BUILD="$(strip $(OPT) $(SAN))" tests/bench/bench.sh
+test-metrics: all
+	SHOP_BIN_DIR=$(BIN) tests/bench/metrics_test.sh
+# --- end of bench and metrics tests ------------------------------------------
+
 # --- swarm: the shop on Docker Swarm (deploy/docker-stack.yml, tests/swarm) --
 # make swarm-up: a single-node swarm when the engine is in none (127.0.0.1),
 # the node label shop.data=true, the token secrets, shop:local when missing,

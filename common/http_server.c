@@ -143,17 +143,30 @@ bool http_add_header(http_req *req, const char *name, const char *value)
 int http_reply_raw(http_req *req, int status, const char *content_type, const char *body,
                    size_t len)
 {
-    char clen[32];
-    snprintf(clen, sizeof clen, "%zu", len);
-    mg_response_header_start(req->conn, status);
-    mg_response_header_add(req->conn, "Content-Type", content_type, -1);
-    mg_response_header_add(req->conn, "Content-Length", clen, -1);
-    mg_response_header_add(req->conn, "X-Request-Id", req->request_id, -1);
-    for (int i = 0; i < req->n_extra; i++)
-        mg_response_header_add(req->conn, req->extra_names[i], req->extra_values[i], -1);
-    mg_response_header_send(req->conn);
-    if (len > 0)
-        mg_write(req->conn, body, len);
+    /* The status line, the headers and the body in one write: civetweb's
+     * header functions send a line each (eight sends a reply, and a process
+     * killed between them leaves the client a bare status line that reads as
+     * a complete, empty answer). */
+    char head[2048];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "X-Request-Id: %s\r\n",
+                     status, problem_title(status), content_type, len, req->request_id);
+    for (int i = 0; i < req->n_extra && n > 0 && (size_t)n < sizeof head; i++)
+        n += snprintf(head + n, sizeof head - (size_t)n, "%s: %s\r\n", req->extra_names[i],
+                      req->extra_values[i]);
+    if (n > 0 && (size_t)n + 2 < sizeof head)
+        n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
+    char *buf = n > 0 && (size_t)n < sizeof head ? malloc((size_t)n + len) : NULL;
+    if (buf != NULL) {
+        memcpy(buf, head, (size_t)n);
+        if (len > 0)
+            memcpy(buf + n, body, len);
+        mg_write(req->conn, buf, (size_t)n + len);
+        free(buf);
+    } else {
+        log_error(req->request_id, "reply of %zu bytes could not be built", len);
+    }
     req->status = status;
     return status;
 }

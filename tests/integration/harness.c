@@ -38,11 +38,23 @@ static void sleep_ms(long ms)
  * by any outgoing connection before the service binds it. */
 int harness_free_port(void)
 {
+    /* Seeded per process (forked tests must not repeat their parent's
+     * sequence), and never the same port twice in one process. */
     static unsigned seed;
-    if (seed == 0)
+    static pid_t seeded_by;
+    static int given[256];
+    static int n_given;
+    if (seeded_by != getpid()) {
+        seeded_by = getpid();
         seed = (unsigned)getpid() ^ (unsigned)now_ms();
+    }
     for (int attempt = 0; attempt < 200; attempt++) {
         int port = 20000 + (int)(rand_r(&seed) % 12000);
+        bool seen = false;
+        for (int i = 0; i < n_given; i++)
+            seen = seen || given[i] == port;
+        if (seen)
+            continue;
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0)
             return -1;
@@ -50,8 +62,11 @@ int harness_free_port(void)
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
         close(fd);
-        if (ok)
+        if (ok) {
+            if (n_given < 256)
+                given[n_given++] = port;
             return port;
+        }
     }
     return -1;
 }
