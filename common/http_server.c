@@ -228,6 +228,19 @@ const char *http_header(const http_req *req, const char *name)
     return mg_get_header(req->conn, name);
 }
 
+bool http_query_has(const http_req *req, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = req->query; p != NULL && *p != '\0';) {
+        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
+            return true;
+        p = strchr(p, '&');
+        if (p != NULL)
+            p++;
+    }
+    return false;
+}
+
 bool http_query_str(const http_req *req, const char *name, char *buf, size_t buflen)
 {
     if (req->query == NULL)

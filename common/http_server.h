@@ -162,6 +162,10 @@ cJSON *http_parse_body(http_req *req);
 bool http_query_int(const http_req *req, const char *name, int64_t min, int64_t max,
                     int64_t def, int64_t *out);
 
+/* True when the query names parameter name, with or without a value (so a
+ * caller can tell "absent" from "present but unreadable" below). */
+bool http_query_has(const http_req *req, const char *name);
+
 /* Query parameter name copied into buf (NUL-terminated), or false when
  * absent or longer than buflen-1. */
 bool http_query_str(const http_req *req, const char *name, char *buf, size_t buflen);

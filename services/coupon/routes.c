@@ -433,27 +433,13 @@ static int handle_user_coupons(http_req *req)
     return status;
 }
 
-/* True when the query string names parameter name (with or without value). */
-static bool query_has(const http_req *req, const char *name)
-{
-    size_t len = strlen(name);
-    for (const char *p = req->query; p != NULL && *p != '\0';) {
-        if (strncmp(p, name, len) == 0 && (p[len] == '=' || p[len] == '&' || p[len] == '\0'))
-            return true;
-        p = strchr(p, '&');
-        if (p != NULL)
-            p++;
-    }
-    return false;
-}
-
 /* Reads ?status=USED|UNUSED&userId=&afterId=&limit= into q. Returns false with
  * err naming the parameter. */
 static bool parse_list_query(const http_req *req, coupon_list_query *q, json_err *err)
 {
     char used[16];
     q->used = -1;
-    if (query_has(req, "status")) {
+    if (http_query_has(req, "status")) {
         bool ok = http_query_str(req, "status", used, sizeof used);
         if (ok && strcmp(used, "USED") == 0)
             q->used = 1;

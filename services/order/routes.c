@@ -240,26 +240,13 @@ static int handle_pay(http_req *req)
     return status;
 }
 
-/* True when the query names parameter name (with or without a value). */
-static bool query_has(const http_req *req, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = req->query; p != NULL && *p != '\0'; p = strchr(p, '&')) {
-        if (*p == '&')
-            p++;
-        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
-            return true;
-    }
-    return false;
-}
-
 /* Reads ?status=&userId=&afterId=&limit= into f and *limit. Returns false
  * after answering 400. */
 static bool list_query(http_req *req, order_filter *f, int64_t *limit)
 {
     char status[16];
     memset(f, 0, sizeof *f);
-    if (query_has(req, "status")) {
+    if (http_query_has(req, "status")) {
         if (!http_query_str(req, "status", status, sizeof status) ||
             !order_status_parse(status, &f->status)) {
             http_reply_problem(req, "INVALID_REQUEST",

@@ -106,27 +106,13 @@ static int handle_get(http_req *req)
     return http_reply_json(req, 200, payment_render(&p));
 }
 
-/* True when the query string names parameter name (with or without value). */
-static bool query_has(const http_req *req, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *q = req->query; q != NULL && *q != '\0';) {
-        if (strncmp(q, name, n) == 0 && (q[n] == '=' || q[n] == '&' || q[n] == '\0'))
-            return true;
-        q = strchr(q, '&');
-        if (q != NULL)
-            q++;
-    }
-    return false;
-}
-
 /* Reads ?status=: PAYMENT_STATUS_INVALID in *out when absent. Returns false
  * when present but not a payment status. */
 static bool query_status(const http_req *req, payment_status *out)
 {
     char buf[32];
     *out = PAYMENT_STATUS_INVALID;
-    if (!query_has(req, "status"))
+    if (!http_query_has(req, "status"))
         return true;
     if (!http_query_str(req, "status", buf, sizeof buf))
         return false;

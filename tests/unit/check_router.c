@@ -117,6 +117,19 @@ START_TEST(request_ids_and_tokens)
 }
 END_TEST
 
+START_TEST(query_names)
+{
+    http_req req = {.query = "status=PAID&userId=3&flag&statusX=1"};
+    ck_assert(http_query_has(&req, "status"));
+    ck_assert(http_query_has(&req, "userId"));
+    ck_assert(http_query_has(&req, "flag"));
+    ck_assert(!http_query_has(&req, "stat"));
+    ck_assert(!http_query_has(&req, "limit"));
+    req.query = NULL;
+    ck_assert(!http_query_has(&req, "status"));
+}
+END_TEST
+
 Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -126,6 +139,7 @@ Suite *router_suite(void)
     tcase_add_test(tc, method_not_allowed_lists_allow);
     tcase_add_test(tc, bad_ids_are_400);
     tcase_add_test(tc, request_ids_and_tokens);
+    tcase_add_test(tc, query_names);
     suite_add_tcase(s, tc);
     return s;
 }
