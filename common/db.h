@@ -1,6 +1,6 @@
 /* SQLite with the house rules: WAL, synchronous=FULL, migrations by
  * PRAGMA user_version, one writer at a time per process (a mutex around a
- * BEGIN IMMEDIATE transaction on the one writer connection), and a read
+ * savepoint on the one writer connection, with group commit), and a read
  * connection per thread, each with its own prepared-statement cache. */
 #ifndef SHOP_DB_H
 #define SHOP_DB_H
@@ -27,17 +27,26 @@ void db_close(db *d);
  * caller answers 500. Use it outside any write transaction. */
 db_conn *db_reader(db *d);
 
-/* Takes the process's write lock and begins an IMMEDIATE transaction on the
- * writer connection. Returns the connection, or NULL (lock released) when
- * BEGIN fails. Every db_begin_write is ended by db_commit or db_rollback. */
+/* Takes the process's write lock and begins the caller's transaction on the
+ * writer connection: a SAVEPOINT inside the open group-commit batch (a
+ * BEGIN IMMEDIATE transaction that writers queued for the lock share; see
+ * db.c). Returns the connection, or NULL (lock released) when that fails.
+ * Every db_begin_write is ended by db_commit or db_rollback, and no HTTP
+ * call or other wait may happen in between: the next writers queue on it. */
 db_conn *db_begin_write(db *d);
 
-/* Commits and releases the write lock. Returns 0, or -1 when the commit
- * failed (then it has rolled back). */
+/* Ends the caller's transaction, releases the write lock and returns once
+ * the batch holding it has COMMITted (synchronous=FULL: it is on disk).
+ * Returns 0, or -1 when the commit failed (then the caller's work, and its
+ * batch's, is rolled back). */
 int db_commit(db *d, db_conn *c);
 
-/* Rolls back and releases the write lock. */
+/* Rolls back the caller's own work (not the batch's) and releases the
+ * write lock. */
 void db_rollback(db *d, db_conn *c);
+
+/* Writers blocked in db_begin_write right now (the write queue's depth). */
+int db_waiting_writers(db *d);
 
 /* A prepared statement for sql on c, from the connection's cache (sql must be
  * a string literal or otherwise outlive the connection: the cache keys on

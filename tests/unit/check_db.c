@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "harness.h"
+#include "metrics.h"
 
 static const char *const v1[] = {
     "CREATE TABLE counter(id INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
@@ -149,6 +150,108 @@ START_TEST(one_writer_at_a_time)
 }
 END_TEST
 
+/* Group commit. A first writer holds the lock while a second queues behind
+ * it; the first's db_commit then leaves the batch open for the second, and
+ * the second's end of transaction decides the batch. */
+typedef enum { SECOND_COMMITS, SECOND_ROLLS_BACK, SECOND_BREAKS_BATCH } second_end;
+
+typedef struct {
+    second_end end;
+    int rc;
+} second_writer;
+
+static long long count_where(const char *sql)
+{
+    sqlite3_stmt *st = db_prepare(db_reader(shared), sql);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    db_stmt_done(st);
+    return n;
+}
+
+static void *second(void *arg)
+{
+    second_writer *w2 = arg;
+    db_conn *w = db_begin_write(shared);
+    if (w == NULL || db_exec(w, "INSERT INTO counter VALUES (3, 30)") != 0)
+        abort();
+    w2->rc = 0;
+    switch (w2->end) {
+    case SECOND_COMMITS:
+        w2->rc = db_commit(shared, w);
+        break;
+    case SECOND_ROLLS_BACK:
+        db_rollback(shared, w);
+        break;
+    case SECOND_BREAKS_BATCH:
+        /* What SQLite does on a full disk or an I/O error: the whole
+         * transaction, the batch, is rolled back under everyone. */
+        db_exec(w, "ROLLBACK");
+        w2->rc = db_commit(shared, w);
+        break;
+    }
+    return NULL;
+}
+
+/* Runs the first writer (inserting row 2) and the second; returns the
+ * first's db_commit result. */
+static int two_writers(second_writer *w2)
+{
+    int64_t commits = metrics_value("shop_db_commits_total", "result=\"ok\"");
+    ck_assert_int_eq(db_open(path, v1, 1, &shared), 0);
+    db_conn *w = db_begin_write(shared);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(db_exec(w, "INSERT INTO counter VALUES (2, 20)"), 0);
+    pthread_t t;
+    pthread_create(&t, NULL, second, w2);
+    for (int i = 0; i < 5000 && db_waiting_writers(shared) == 0; i++)
+        usleep(1000);
+    ck_assert_int_eq(db_waiting_writers(shared), 1);
+    int rc = db_commit(shared, w); /* returns after the second's end */
+    pthread_join(t, NULL);
+    ck_assert_int_eq(db_waiting_writers(shared), 0);
+    /* Both writers shared one COMMIT, or none. */
+    int64_t more = metrics_value("shop_db_commits_total", "result=\"ok\"") - commits;
+    ck_assert_int_eq(more, rc == 0 ? 1 : 0);
+    return rc;
+}
+
+START_TEST(group_commit_shares_one_commit)
+{
+    second_writer w2 = {.end = SECOND_COMMITS};
+    ck_assert_int_eq(two_writers(&w2), 0);
+    ck_assert_int_eq(w2.rc, 0);
+    ck_assert_int_eq(count_where("SELECT count(*) FROM counter WHERE id IN (2, 3)"), 2);
+    db_close(shared);
+}
+END_TEST
+
+START_TEST(group_commit_rollback_is_the_writers_own)
+{
+    second_writer w2 = {.end = SECOND_ROLLS_BACK};
+    ck_assert_int_eq(two_writers(&w2), 0);
+    ck_assert_int_eq(count_where("SELECT count(*) FROM counter WHERE id = 2"), 1);
+    ck_assert_int_eq(count_where("SELECT count(*) FROM counter WHERE id = 3"), 0);
+    db_close(shared);
+}
+END_TEST
+
+START_TEST(group_commit_failure_fails_every_member)
+{
+    second_writer w2 = {.end = SECOND_BREAKS_BATCH};
+    ck_assert_int_eq(two_writers(&w2), -1);
+    ck_assert_int_eq(w2.rc, -1);
+    ck_assert_int_eq(count_where("SELECT count(*) FROM counter WHERE id IN (2, 3)"), 0);
+    /* The next writer starts a new batch. */
+    db_conn *w = db_begin_write(shared);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(db_exec(w, "INSERT INTO counter VALUES (4, 40)"), 0);
+    ck_assert_int_eq(db_commit(shared, w), 0);
+    ck_assert_int_eq(count_where("SELECT count(*) FROM counter WHERE id = 4"), 1);
+    db_close(shared);
+}
+END_TEST
+
 START_TEST(statement_cache_reuses)
 {
     db *d = NULL;
@@ -173,6 +276,9 @@ Suite *db_suite(void)
     tcase_add_test(tc, failed_migration_changes_nothing);
     tcase_add_test(tc, pragmas);
     tcase_add_test(tc, one_writer_at_a_time);
+    tcase_add_test(tc, group_commit_shares_one_commit);
+    tcase_add_test(tc, group_commit_rollback_is_the_writers_own);
+    tcase_add_test(tc, group_commit_failure_fails_every_member);
     tcase_add_test(tc, statement_cache_reuses);
     suite_add_tcase(s, tc);
     return s;
