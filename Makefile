@@ -108,6 +108,7 @@ $(TEST_BIN): $(TEST_OBJS) $(PROG_LIB_OBJS) $(COMMON_LIB)
 test: all $(TEST_BIN)
 	SHOP_BIN_DIR=$(BIN) $(TEST_BIN)
 	$(MAKE) --no-print-directory lint-openapi
+	$(MAKE) --no-print-directory test-metrics
 
 # Slower binaries: Check's timeouts are stretched, never the assertions.
 asan:
@@ -293,8 +294,8 @@ flood: all
 # default): disk commit rate, wrk on item-service / api-gateway / nginx,
 # order+pay sagas at 8..128 clients, memory (RSS and PSS); one Markdown
 # table, $(BUILD)/bench/results.json and sagas.png (tests/bench/README.md).
-# make test-metrics: every program's GET /metrics after known traffic,
-# checked by promtool and against the requests sent.
+# make test-metrics (part of make test): every program's GET /metrics after
+# known traffic, checked by promtool and against the requests sent.
 BENCH_TOOL := $(BIN)/commit-rate
 TOOLS      += $(BENCH_TOOL)
 all: $(BENCH_TOOL)

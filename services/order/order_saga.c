@@ -59,12 +59,29 @@ typedef struct saga {
 #define M_SAGAS "shop_order_sagas_total"
 #define M_RECOVERY "shop_order_recovery_total"
 
+/* Every series of both families, exported at 0 from the start so that
+ * rate() and increase() see each one's first event. */
+static const char *const saga_series[] = {
+    "saga=\"create\",outcome=\"created\"",      "saga=\"create\",outcome=\"failed\"",
+    "saga=\"create\",outcome=\"left_pending\"", "saga=\"create\",outcome=\"lost_to_recovery\"",
+    "saga=\"cancel\",outcome=\"cancelled\"",    "saga=\"cancel\",outcome=\"left_cancelling\"",
+};
+static const char *const recovery_series[] = {
+    "action=\"undo_pending\",result=\"done\"", "action=\"undo_pending\",result=\"retry\"",
+    "action=\"undo_pending\",result=\"lost\"", "action=\"cancel\",result=\"done\"",
+    "action=\"cancel\",result=\"retry\"",
+};
+
 void order_saga_metrics_init(void)
 {
     metrics_describe(M_SAGAS, METRIC_COUNTER,
                      "Order sagas by saga (create, cancel) and how they ended.");
     metrics_describe(M_RECOVERY, METRIC_COUNTER,
                      "Orders the recovery thread acted on, by action and result.");
+    for (size_t i = 0; i < sizeof saga_series / sizeof saga_series[0]; i++)
+        metrics_count(M_SAGAS, saga_series[i], 0);
+    for (size_t i = 0; i < sizeof recovery_series / sizeof recovery_series[0]; i++)
+        metrics_count(M_RECOVERY, recovery_series[i], 0);
 }
 
 void order_fail_release(order_fail *f)

@@ -10,6 +10,7 @@
 #include "http_client.h"
 #include "http_server.h"
 #include "log.h"
+#include "payment_saga.h"
 #include "payment_store.h"
 #include "payment_worker.h"
 #include "routes.h"
@@ -49,6 +50,9 @@ int main(void)
     if (db_open(path, payment_store_migrations, payment_store_n_migrations, &d) != 0)
         goto out;
     app.db = d;
+    /* Before any thread: every saga, settler and outbox series from 0. */
+    payment_saga_metrics_init();
+    payment_workers_metrics_init();
     internal = config_secret("SHOP_INTERNAL_TOKEN");
     http_server_config cfg = {
         .service = "payment",

@@ -14,9 +14,23 @@
 
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "payment_logic.h"
 #include "payment_worker.h"
 #include "timeutil.h"
+
+/* What a run decided, counted once when it ends (payment_saga_metrics_init
+ * names the series each becomes). */
+typedef enum run_end {
+    END_NONE = 0,  /* nothing: the payment stays PENDING (or was never made) */
+    END_COMPLETED, /* our PENDING -> COMPLETED won */
+    END_FAILED,    /* our PENDING -> FAILED won */
+    END_REFUNDED,  /* our PENDING -> REFUNDED won */
+    END_CONFLICT,  /* 409 ORDER_NOT_PAYABLE before any money moved; no payment kept */
+    END_REJECTED,  /* order not found or not the payer's; no payment kept */
+    END_ERROR,     /* nothing kept: the insert failed, the order's reply was unreadable */
+    END_LOST,      /* a conditional write of ours lost: the other run decides */
+} run_end;
 
 /* One run of the saga (or of the settler on one payment). */
 typedef struct saga {
@@ -30,8 +44,75 @@ typedef struct saga {
     int64_t created_at; /* epoch seconds, as the payment row has it */
     payment_outcome *out;
     bool sent;         /* the last call() was sent (not cut off by the deadline) */
+    run_end end;       /* what this run decided so far */
     payment_steps log; /* the steps not stored yet */
 } saga;
+
+#define M_SAGAS "shop_payment_sagas_total"
+#define M_RECOVERY "shop_payment_recovery_total"
+
+/* Every series of both families, so that each is exported (at 0) before
+ * its first event. */
+static const char *const saga_series[] = {
+    "outcome=\"completed\"",       "outcome=\"failed\"", "outcome=\"conflict\"",
+    "outcome=\"rejected\"",        "outcome=\"error\"",  "outcome=\"left_pending\"",
+    "outcome=\"lost_to_settler\"",
+};
+static const char *const recovery_series[] = {
+    "action=\"settle\",result=\"completed\"", "action=\"settle\",result=\"failed\"",
+    "action=\"settle\",result=\"refunded\"",  "action=\"settle\",result=\"lost\"",
+    "action=\"settle\",result=\"retry\"",     "action=\"cancel_owed\",result=\"done\"",
+    "action=\"cancel_owed\",result=\"lost\"", "action=\"cancel_owed\",result=\"retry\"",
+};
+
+void payment_saga_metrics_init(void)
+{
+    metrics_describe(M_SAGAS, METRIC_COUNTER,
+                     "Pay sagas (POST /payments that ran; not replays) by how they ended.");
+    metrics_describe(M_RECOVERY, METRIC_COUNTER,
+                     "Settler actions on payments (settle a stale PENDING one, a cancel owed), "
+                     "by result.");
+    for (size_t i = 0; i < sizeof saga_series / sizeof saga_series[0]; i++)
+        metrics_count(M_SAGAS, saga_series[i], 0);
+    for (size_t i = 0; i < sizeof recovery_series / sizeof recovery_series[0]; i++)
+        metrics_count(M_RECOVERY, recovery_series[i], 0);
+}
+
+/* Counts the end of a client's pay saga once. A request that never became
+ * a saga (its key is held by a running one: no payment was made) is not
+ * counted. */
+static void count_saga(const saga *s)
+{
+    static const char *const by_end[] = {
+        [END_NONE] = "outcome=\"left_pending\"",
+        [END_COMPLETED] = "outcome=\"completed\"",
+        [END_FAILED] = "outcome=\"failed\"",
+        [END_REFUNDED] = "outcome=\"failed\"", /* the payment did not happen either */
+        [END_CONFLICT] = "outcome=\"conflict\"",
+        [END_REJECTED] = "outcome=\"rejected\"",
+        [END_ERROR] = "outcome=\"error\"",
+        [END_LOST] = "outcome=\"lost_to_settler\"",
+    };
+    if (s->end == END_NONE && s->payment_id == 0)
+        return;
+    metrics_count(M_SAGAS, by_end[s->end], 1);
+}
+
+/* Counts one settler round on a stale PENDING payment. */
+static void count_settle(const saga *s)
+{
+    static const char *const by_end[] = {
+        [END_NONE] = "action=\"settle\",result=\"retry\"",
+        [END_COMPLETED] = "action=\"settle\",result=\"completed\"",
+        [END_FAILED] = "action=\"settle\",result=\"failed\"",
+        [END_REFUNDED] = "action=\"settle\",result=\"refunded\"",
+        [END_CONFLICT] = "action=\"settle\",result=\"retry\"", /* not reached */
+        [END_REJECTED] = "action=\"settle\",result=\"retry\"", /* not reached */
+        [END_ERROR] = "action=\"settle\",result=\"retry\"",    /* not reached */
+        [END_LOST] = "action=\"settle\",result=\"lost\"",
+    };
+    metrics_count(M_RECOVERY, by_end[s->end], 1);
+}
 
 /* What a call stands for in the saga log. */
 typedef struct step_desc {
@@ -243,6 +324,7 @@ static cJSON *ref_body(const saga *s, const char *prefix, int64_t amount)
 /* Our own conditional write lost: the settler has taken the payment over. */
 static void lost(saga *s)
 {
+    s->end = END_LOST;
     set_problem(s->out, "SERVICE_UNAVAILABLE",
                 "payment %lld is being settled in the background; ask again later",
                 (long long)s->payment_id);
@@ -254,18 +336,24 @@ static void db_failed(saga *s)
 }
 
 /* Nothing happened: the PENDING row goes, as if it had never been made, with
- * its steps; the key gets the outcome as its answer in the same transaction. */
-static void forget(saga *s)
+ * its steps; the key gets the outcome as its answer in the same transaction.
+ * end is what the run then decided. */
+static void forget(saga *s, run_end end)
 {
     payment_answer a = answer_now(s);
     shop_err e = payment_store_delete_pending(s->app->db, s->payment_id, &a);
+    if (e == SHOP_OK)
+        s->end = end;
+    else if (e == SHOP_ECONFLICT)
+        s->end = END_LOST; /* no longer PENDING: the settler has it */
     if (e != SHOP_OK)
         log_warn(s->rid, "payment %lld: could not delete (%d)", (long long)s->payment_id, e);
     s->log.n = 0;
 }
 
-/* PENDING -> to, recorded as the step state_name, with the outcome as the
- * key's answer. Fills the outcome and returns false when it did not happen. */
+/* PENDING -> to (FAILED or REFUNDED), recorded as the step state_name, with
+ * the outcome as the key's answer. Fills the outcome and returns false when
+ * it did not happen. */
 static bool transition(saga *s, payment_status to, const char *state_name, bool compensation)
 {
     payment_step st;
@@ -277,6 +365,8 @@ static bool transition(saga *s, payment_status to, const char *state_name, bool 
         lost(s);
     else if (e != SHOP_OK)
         db_failed(s);
+    else
+        s->end = to == PAYMENT_REFUNDED ? END_REFUNDED : END_FAILED;
     return e == SHOP_OK;
 }
 
@@ -310,8 +400,9 @@ static void cancel_order(saga *s, const step_desc *d, int64_t user_id, http_resu
  * an order that is gone. Not done (no reply, a 5xx, any other answer): the
  * outcome is a 5xx (that failure, or 502 for a refusal that says nothing
  * about the order), the key stays IN_PROGRESS and the settler tries again.
- * Returns true when done. */
-static bool cancel_owed(saga *s, const step_desc *d)
+ * Returns true when done; *raced (may be NULL) says whether another run
+ * had confirmed it first. */
+static bool cancel_owed(saga *s, const step_desc *d, bool *raced)
 {
     http_result r;
     bool done = false;
@@ -347,6 +438,8 @@ static bool cancel_owed(saga *s, const step_desc *d)
     payment_answer a = answer_now(s);
     shop_err e =
         payment_store_cancel_done(s->app->db, s->payment_id, time_now_ms() / 1000, &s->log, &a);
+    if (raced != NULL)
+        *raced = e == SHOP_ECONFLICT;
     if (e == SHOP_EDB) {
         db_failed(s); /* still owed: the settler asks again and stores the answer */
         return false;
@@ -377,7 +470,8 @@ static void fail_short(saga *s, int64_t balance)
         db_failed(s);
         return;
     }
-    cancel_owed(s, &ORDER_CANCEL);
+    s->end = END_FAILED; /* whatever the cancel that follows does */
+    cancel_owed(s, &ORDER_CANCEL, NULL);
 }
 
 /* A call before the debit had no answer (or an unreadable one): no money can
@@ -413,7 +507,7 @@ static bool read_order(saga *s)
     }
     if (r.status == 404) {
         set_problem(s->out, "ORDER_NOT_FOUND", "order %lld not found", (long long)s->order_id);
-        forget(s);
+        forget(s, END_REJECTED);
         goto out;
     }
     int64_t owner = 0, amount = 0;
@@ -421,19 +515,19 @@ static bool read_order(saga *s)
     if (r.status != 200 || !json_peek_int(r.json, "userId", &owner) ||
         !json_peek_int(r.json, "finalAmount", &amount) || amount < 0) {
         set_upstream(s->out, "order", &r);
-        forget(s);
+        forget(s, END_ERROR);
         goto out;
     }
     switch (payment_order_check(owner, status, s->user_id)) {
     case PAYMENT_ORDER_FORBIDDEN:
         set_problem(s->out, "FORBIDDEN", "order %lld is not user %lld's", (long long)s->order_id,
                     (long long)s->user_id);
-        forget(s);
+        forget(s, END_REJECTED);
         goto out;
     case PAYMENT_ORDER_NOT_PAYABLE:
         set_problem(s->out, "ORDER_NOT_PAYABLE", "order %lld is %s", (long long)s->order_id,
                     status != NULL ? status : "in an unknown state");
-        forget(s);
+        forget(s, END_CONFLICT);
         goto out;
     case PAYMENT_ORDER_OK:
         break;
@@ -636,12 +730,14 @@ static void complete(saga *s, const cJSON *order)
         payment_store_complete(s->app->db, s->payment_id, s->order_id, payload, now_ms / 1000,
                                now_ms, &s->log, state_step(s, &st, "payment.completed", false), &a);
     free(payload);
-    if (e == SHOP_ECONFLICT)
+    if (e == SHOP_ECONFLICT) {
         lost(s);
-    else if (e != SHOP_OK)
+    } else if (e != SHOP_OK) {
         db_failed(s);
-    else
+    } else {
+        s->end = END_COMPLETED;
         payment_workers_wake(s->app->workers);
+    }
 }
 
 /* Steps 4 and 5, shared by the saga and the settler. */
@@ -669,6 +765,7 @@ static bool insert_pending(saga *s, const payment_idem *idem)
         set_problem(s->out, "IDEMPOTENCY_KEY_IN_USE",
                     "a request with this Idempotency-Key is running; retry later");
     } else if (e == SHOP_ECONFLICT) {
+        s->end = END_CONFLICT;
         set_problem(s->out, "ORDER_NOT_PAYABLE", "order %lld already has a payment",
                     (long long)s->order_id);
         payment_answer a = answer_now(s);
@@ -676,6 +773,7 @@ static bool insert_pending(saga *s, const payment_idem *idem)
             payment_store_idem_put(s->app->db, idem, a.status, a.body) != SHOP_OK)
             log_warn(s->rid, "could not store the answer for an Idempotency-Key");
     } else {
+        s->end = END_ERROR;
         set_problem(s->out, "INTERNAL", "database error");
     }
     render(s->out);
@@ -696,8 +794,10 @@ void payment_saga_pay(payment_app *app, const char *rid, int64_t order_id, int64
         .out = out,
     };
     payment_steps_init(&s.log, rid, NULL);
-    if (!insert_pending(&s, idem))
+    if (!insert_pending(&s, idem)) {
+        count_saga(&s);
         return;
+    }
     /* Written with the amount (once the order checks pass), or with the run's
      * end; a payment that is forgotten leaves no steps. */
     *slot(&s) = *state_step(&s, &pending, "payment.pending", false);
@@ -705,6 +805,7 @@ void payment_saga_pay(payment_app *app, const char *rid, int64_t order_id, int64
         finish(&s);
     flush(&s);
     render(out);
+    count_saga(&s); /* before the answer is sent: a client that has it sees the count */
     log_info(rid, "payment %lld order=%lld user=%lld amount=%lld -> %d", (long long)s.payment_id,
              (long long)order_id, (long long)user_id, (long long)s.amount, out->status);
 }
@@ -803,6 +904,7 @@ bool payment_saga_settle(payment_app *app, const payment_row *p)
     /* Steps not written with a state change belong to a round that settled
      * nothing: the next round repeats them, so they are not kept. */
     payment_outcome_release(&out);
+    count_settle(&s);
     if (done)
         log_info(rid, "settler: payment %lld settled", (long long)p->id);
     return done;
@@ -829,8 +931,14 @@ bool payment_saga_settle_cancel(payment_app *app, const payment_row *p)
     set_problem(&out, "INSUFFICIENT_BALANCE", "the balance was below the amount %lld",
                 (long long)p->amount);
     /* A round that is not done records nothing: the next one asks again. */
-    bool done = cancel_owed(&s, &ORDER_CANCEL);
+    bool raced = false;
+    bool done = cancel_owed(&s, &ORDER_CANCEL, &raced);
     payment_outcome_release(&out);
+    metrics_count(M_RECOVERY,
+                  !done   ? "action=\"cancel_owed\",result=\"retry\""
+                  : raced ? "action=\"cancel_owed\",result=\"lost\""
+                          : "action=\"cancel_owed\",result=\"done\"",
+                  1);
     if (done)
         log_info(rid, "settler: payment %lld: order %lld cancel confirmed", (long long)p->id,
                  (long long)p->order_id);

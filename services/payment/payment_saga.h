@@ -61,6 +61,26 @@ bool payment_saga_settle(payment_app *app, const payment_row *p);
  * nothing is owed any more. */
 bool payment_saga_settle_cancel(payment_app *app, const payment_row *p);
 
+/* Declares the saga metrics and exports every series of them at 0 (call
+ * once, before any thread starts):
+ *   shop_payment_sagas_total{outcome}: each pay saga once, when it ends
+ *   (idempotent replays and requests refused for a key in use are not
+ *   sagas): "completed" (COMPLETED, 201); "failed" (the payment is FAILED
+ *   or REFUNDED: a short balance, a peer's refusal, a transient error
+ *   before the debit, the order refusing mark-paid); "conflict" (409
+ *   ORDER_NOT_PAYABLE before any money moved: the order is not CREATED or
+ *   already has a live payment; no payment is kept); "rejected" (order not
+ *   found, or not the payer's; none kept); "error" (none kept: a database
+ *   error at the insert, an unreadable order); "left_pending" (the payment
+ *   stays PENDING for the settler: a reply lost after the debit, a 5xx);
+ *   "lost_to_settler" (the settler took the payment over meanwhile).
+ *   shop_payment_recovery_total{action,result}: each settler action once:
+ *   action "settle" (a stale PENDING payment) with result "completed",
+ *   "failed", "refunded", "lost" (another run settled it first) or "retry"
+ *   (still PENDING; next round); action "cancel_owed" (the order's cancel a
+ *   short-balance failure owes) with result "done", "lost" or "retry". */
+void payment_saga_metrics_init(void);
+
 /* Frees what out holds (not out). Accepts a zeroed outcome. */
 void payment_outcome_release(payment_outcome *out);
 

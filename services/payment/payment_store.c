@@ -508,6 +508,25 @@ shop_err payment_store_outbox_next(db *d, int64_t now_ms, payment_outbox_msg *ms
     return result;
 }
 
+shop_err payment_store_outbox_backlog(db *d, int64_t *n)
+{
+    static const char sql[] = "SELECT count(*) FROM outbox WHERE status = 'PENDING'";
+    *n = 0;
+    db_conn *c = db_reader(d);
+    if (c == NULL)
+        return SHOP_EDB;
+    sqlite3_stmt *st = db_prepare(c, sql);
+    if (st == NULL)
+        return SHOP_EDB;
+    shop_err result = SHOP_EDB;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *n = sqlite3_column_int64(st, 0);
+        result = SHOP_OK;
+    }
+    db_stmt_done(st);
+    return result;
+}
+
 shop_err payment_store_outbox_delivered(db *d, int64_t payment_id, int64_t attempts,
                                         int64_t delivered_at_s, const payment_step *st)
 {

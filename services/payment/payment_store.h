@@ -144,6 +144,10 @@ shop_err payment_store_stale_pending(db *d, int64_t cutoff_s, payment_row *rows,
 shop_err payment_store_outbox_next(db *d, int64_t now_ms, payment_outbox_msg *msg, bool *due,
                                    int64_t *next_ms);
 
+/* How many outbox messages are not delivered yet. OUT: *n. Returns SHOP_OK
+ * or SHOP_EDB. */
+shop_err payment_store_outbox_backlog(db *d, int64_t *n);
+
 /* Records a delivery the platform acknowledged: DELIVERED, attempts,
  * delivered_at, and the step st (may be NULL) when the row changed. Only an
  * undelivered row changes. Returns SHOP_OK or SHOP_EDB. */

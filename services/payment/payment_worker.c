@@ -10,13 +10,18 @@
 
 #include "http_client.h"
 #include "log.h"
+#include "metrics.h"
 #include "payment_logic.h"
 #include "payment_saga.h"
 #include "payment_store.h"
 #include "timeutil.h"
 
 #define SETTLE_BATCH 64
-#define OUTBOX_IDLE_MS 1000 /* look again this often even when nothing is due */
+#define OUTBOX_IDLE_MS 1000   /* look again this often even when nothing is due */
+#define OUTBOX_GAUGE_EVERY 64 /* deliveries between backlog counts within one pass */
+
+#define M_BACKLOG "shop_payment_outbox_backlog"
+#define M_DELIVERIES "shop_payment_outbox_deliveries_total"
 
 struct payment_workers {
     payment_app *app;
@@ -135,6 +140,38 @@ static const payment_step *delivery_step(payment_step *st, const payment_outbox_
     return st;
 }
 
+void payment_workers_metrics_init(void)
+{
+    static const char *const outcomes[] = {"outcome=\"ok\"", "outcome=\"http_error\"",
+                                           "outcome=\"timeout\"", "outcome=\"transport_error\""};
+    metrics_describe(M_BACKLOG, METRIC_GAUGE,
+                     "Outbox messages for the data platform not delivered yet.");
+    metrics_describe(M_DELIVERIES, METRIC_COUNTER,
+                     "Outbox delivery attempts to the data platform, by outcome.");
+    metrics_gauge(M_BACKLOG, "", 0);
+    for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
+        metrics_count(M_DELIVERIES, outcomes[i], 0);
+}
+
+/* Sets the backlog gauge from the outbox (left as it was when unreadable). */
+static void count_backlog(payment_app *app)
+{
+    int64_t n = 0;
+    if (payment_store_outbox_backlog(app->db, &n) == SHOP_OK)
+        metrics_gauge(M_BACKLOG, "", n);
+}
+
+/* Counts one delivery attempt by its outcome. */
+static void count_delivery(const http_result *r)
+{
+    metrics_count(M_DELIVERIES,
+                  r->transport == HTTP_T_TIMEOUT        ? "outcome=\"timeout\""
+                  : r->transport != HTTP_T_OK           ? "outcome=\"transport_error\""
+                  : r->status >= 200 && r->status < 300 ? "outcome=\"ok\""
+                                                        : "outcome=\"http_error\"",
+                  1);
+}
+
 /* One delivery attempt of msg; records the result (and, for a success or a
  * failed attempt payment_outbox_attempt_logged picks, its step). */
 static void deliver(payment_workers *w, const payment_outbox_msg *msg)
@@ -155,6 +192,7 @@ static void deliver(payment_workers *w, const payment_outbox_msg *msg)
         .timeout_ms = (long)app->call_timeout_ms,
     };
     http_client_do(&c, &r);
+    count_delivery(&r); /* before the record: whoever sees DELIVERED sees the count */
     int64_t attempts = msg->attempts + 1;
     int64_t now_ms = time_now_ms();
     if (r.transport == HTTP_T_OK && r.status >= 200 && r.status < 300) {
@@ -183,10 +221,14 @@ static void deliver(payment_workers *w, const payment_outbox_msg *msg)
     http_result_free(&r);
 }
 
-/* Delivers every message that is due. Returns how long to sleep (ms). */
+/* Delivers every message that is due, then sets the backlog gauge (also
+ * every OUTBOX_GAUGE_EVERY deliveries, so that it moves under steady load).
+ * Returns how long to sleep (ms). */
 static int64_t deliver_due(payment_workers *w)
 {
-    while (!stopping(w)) {
+    for (int64_t delivered = 0; !stopping(w); delivered++) {
+        if (delivered > 0 && delivered % OUTBOX_GAUGE_EVERY == 0)
+            count_backlog(w->app);
         payment_outbox_msg msg = {0};
         bool due = false;
         int64_t next_ms = -1;
@@ -196,6 +238,10 @@ static int64_t deliver_due(payment_workers *w)
             return OUTBOX_IDLE_MS;
         }
         if (!due) {
+            if (next_ms < 0)
+                metrics_gauge(M_BACKLOG, "", 0); /* nothing undelivered: no count needed */
+            else
+                count_backlog(w->app);
             int64_t wait = next_ms < 0 ? OUTBOX_IDLE_MS : next_ms - now;
             return wait < OUTBOX_IDLE_MS ? wait : OUTBOX_IDLE_MS;
         }
@@ -222,6 +268,7 @@ payment_workers *payment_workers_start(payment_app *app)
     if (w == NULL)
         return NULL;
     w->app = app;
+    count_backlog(app); /* what a restart finds undelivered, before any pass */
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -12,6 +12,16 @@
 
 typedef struct payment_workers payment_workers;
 
+/* Declares the outbox metrics and exports each series at 0 (call once,
+ * before any thread starts): the gauge shop_payment_outbox_backlog
+ * (messages not delivered yet; set by payment_workers_start and by the
+ * outbox worker after each pass, and every 64 deliveries within a long
+ * one) and the counter shop_payment_outbox_deliveries_total{outcome}
+ * (each delivery attempt once its reply is in, before it is recorded:
+ * "ok", "http_error", "timeout", "transport_error", as
+ * shop_http_client_calls_total says them). */
+void payment_workers_metrics_init(void);
+
 /* Starts both threads for app (which must outlive them). Returns the handle
  * (stop it with payment_workers_signal_stop and free it with
  * payment_workers_stop), or NULL when a thread cannot start. */

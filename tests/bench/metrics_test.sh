@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Metrics test (make test-metrics): starts a seeded stack of its own, scrapes
 # GET /metrics of all seven programs, sends known traffic through the gateway
-# (reads that answer 200 and 404, three order+pay sagas, one payment the
-# balance cannot cover, a coupon issue), waits until the outbox has
+# (reads that answer 200 and 404, three order+pay sagas, a second payment
+# of a paid order, one payment the balance cannot cover, a coupon issue), waits until the outbox has
 # delivered, scrapes again and checks:
 #   - promtool check metrics accepts every program's output (promtool is the
 #     Debian package prometheus, installed when missing; when it cannot be
@@ -13,14 +13,17 @@
 #   - each route's duration histogram counted exactly its requests;
 #   - every service counted exactly the calls the other programs counted as
 #     made to it (shop_http_client_calls_total by peer), plus our own;
-#   - the saga metrics the issue asks for, with exact values where they are
-#     exported; those not exported yet are listed as MISSING (a failure with
-#     METRICS_STRICT=1).
+#   - the saga metrics the issue asks for (order and payment saga outcomes,
+#     recovery actions, the outbox backlog and deliveries, SQLite busy
+#     retries), every series with its exact value; a family a program does
+#     not export is MISSING, a failure (METRICS_STRICT=0 lists it and says
+#     loudly that the check was SKIPPED instead).
 # Exit 0 when every check passed, 1 otherwise, 2 when the stack could not run.
 #
 # Environment: SHOP_BIN_DIR (build/bin), METRICS_PORT_BASE (first free of
 # 25080, 25090, ...), METRICS_KEEP=1 keeps the work directory,
-# METRICS_STRICT=1, METRICS_ALLOW_NO_PROMTOOL=1.
+# METRICS_STRICT=0 (a missing saga metric is not a failure),
+# METRICS_ALLOW_NO_PROMTOOL=1.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -142,6 +145,9 @@ for _ in $(seq 1 $N_SAGAS); do
   expect_status 201 "$ANSWER" || die "POST /api/payments"
   PAYMENT_IDS+=("$("$JQ" -r .id <<<"${ANSWER#* }")")
 done
+# Paying the last order again: 409 ORDER_NOT_PAYABLE, a "conflict" saga.
+req api-gateway POST /api/payments "{\"orderId\":$oid,\"userId\":1}"
+expect_status 409 "$ANSWER" || die "POST /api/payments (paid order again)"
 # lee (balance 10,000) cannot pay a monitor: 402, the order is cancelled.
 req api-gateway POST /api/orders '{"userId":2,"items":[{"itemId":3,"quantity":1}]}'
 expect_status 201 "$ANSWER" || die "POST /api/orders (lee)"
@@ -197,6 +203,7 @@ check "item-service GET /items/{itemId} 404" $N_404 "$(delta item-service $R 'ro
 check "api-gateway POST /api/orders 201" $((N_SAGAS + 1)) "$(delta api-gateway $R 'route="/api/orders"' 'method="POST"' 'status="201"')"
 check "api-gateway POST /api/payments 201" $N_SAGAS "$(delta api-gateway $R 'route="/api/payments"' 'method="POST"' 'status="201"')"
 check "api-gateway POST /api/payments 402" 1 "$(delta api-gateway $R 'route="/api/payments"' 'method="POST"' 'status="402"')"
+check "api-gateway POST /api/payments 409" 1 "$(delta api-gateway $R 'route="/api/payments"' 'method="POST"' 'status="409"')"
 check "api-gateway GET /api/payments/{paymentId} 200" $POLLS "$(delta api-gateway $R 'route="/api/payments/{paymentId}"' 'method="GET"' 'status="200"')"
 check "api-gateway POST /api/coupons/{couponId}/issue 201" 1 "$(delta api-gateway $R 'route="/api/coupons/{couponId}/issue"' 'status="201"')"
 check "order-service POST /orders 201" $((N_SAGAS + 1)) "$(delta order-service $R 'route="/orders"' 'method="POST"' 'status="201"')"
@@ -204,6 +211,7 @@ check "order-service POST /orders/{orderId}/pay 2xx" $N_SAGAS "$(delta_2xx order
 check "order-service POST /orders/{orderId}/cancel 2xx" 1 "$(delta_2xx order-service $R 'route="/orders/{orderId}/cancel"')"
 check "payment-service POST /payments 201" $N_SAGAS "$(delta payment-service $R 'route="/payments"' 'method="POST"' 'status="201"')"
 check "payment-service POST /payments 402" 1 "$(delta payment-service $R 'route="/payments"' 'method="POST"' 'status="402"')"
+check "payment-service POST /payments 409" 1 "$(delta payment-service $R 'route="/payments"' 'method="POST"' 'status="409"')"
 # Behind the gateway: the internal routes' success statuses are the
 # services' own (docs/internal-api.md); any 2xx counts.
 check "item-service POST /reservations 2xx (one deduct per order)" $((N_SAGAS + 1)) "$(delta_2xx item-service $R 'route="/reservations"')"
@@ -249,19 +257,48 @@ check "api-gateway: served (ours ${SENT[api-gateway]} + 1 scrape)" $((${SENT[api
 
 echo "saga metrics (issue #7):"
 # program  family  labels  want  (what it counts)
+# Every series is exported at 0 from the start, so each is also checked to
+# be present before the traffic (series_known).
 SAGA_METRICS=(
   "order-service|shop_order_sagas_total|saga=\"create\" outcome=\"created\"|$((N_SAGAS + 1))|orders created"
   "order-service|shop_order_sagas_total|saga=\"create\" outcome=\"failed\"|0|orders failed"
-  "order-service|shop_order_sagas_total|saga=\"cancel\" outcome=\"cancelled\"|1|orders cancelled"
+  "order-service|shop_order_sagas_total|saga=\"create\" outcome=\"left_pending\"|0|create sagas left PENDING for recovery"
+  "order-service|shop_order_sagas_total|saga=\"create\" outcome=\"lost_to_recovery\"|0|create sagas undone by recovery meanwhile"
+  "order-service|shop_order_sagas_total|saga=\"cancel\" outcome=\"cancelled\"|1|orders cancelled (lee's, by her 402)"
+  "order-service|shop_order_sagas_total|saga=\"cancel\" outcome=\"left_cancelling\"|0|cancels left CANCELLING for recovery"
+  "order-service|shop_order_recovery_total||0|recovery actions (order), every action and result"
   "payment-service|shop_payment_sagas_total|outcome=\"completed\"|$N_SAGAS|payments completed"
-  "payment-service|shop_payment_sagas_total|outcome=\"failed\"|1|payments failed"
-  "payment-service|shop_payment_sagas_total|outcome=\"conflict\"|0|payments refused 409 (conflict)"
-  "order-service|shop_order_recovery_total||0|recovery actions (order)"
-  "payment-service|shop_payment_recovery_total||0|recovery actions (payment settler)"
+  "payment-service|shop_payment_sagas_total|outcome=\"failed\"|1|payments failed (lee's short balance)"
+  "payment-service|shop_payment_sagas_total|outcome=\"conflict\"|1|payments refused 409 ORDER_NOT_PAYABLE (the paid order again)"
+  "payment-service|shop_payment_sagas_total|outcome=\"rejected\"|0|payments refused 404/403"
+  "payment-service|shop_payment_sagas_total|outcome=\"error\"|0|payments that could not run"
+  "payment-service|shop_payment_sagas_total|outcome=\"left_pending\"|0|payments left PENDING for the settler"
+  "payment-service|shop_payment_sagas_total|outcome=\"lost_to_settler\"|0|payments the settler took over"
+  "payment-service|shop_payment_sagas_total||$((N_SAGAS + 2))|pay sagas, every outcome (one per POST /payments)"
+  "payment-service|shop_payment_recovery_total||0|recovery actions (payment settler), every action and result"
   "payment-service|shop_payment_outbox_backlog||0|outbox messages not yet delivered (gauge)"
-  "payment-service|shop_payment_outbox_deliveries_total|outcome=\"ok\"|$N_SAGAS|outbox delivery attempts"
+  "payment-service|shop_payment_outbox_deliveries_total|outcome=\"ok\"|$N_SAGAS|outbox deliveries acknowledged"
+  "payment-service|shop_payment_outbox_deliveries_total||$N_SAGAS|outbox delivery attempts, every outcome"
   "item-service|shop_db_busy_retries_total||0|SQLite busy retries (every program)"
 )
+# series_known bin name [pairs...]: true when the before-scrape has a series
+# of name whose labels include every pair (the exports at 0).
+series_known() {
+  local bin=$1 name=$2 pairs
+  shift 2
+  pairs=$(printf '%s\n' "$@")
+  awk -v name="$name" -v want="$pairs" '
+    BEGIN { n = split(want, p, "\n"); if (want == "") n = 0 }
+    /^#/ { next }
+    {
+      b = index($1, "{"); base = b ? substr($1, 1, b - 1) : $1
+      if (base != name) next
+      labels = b ? "," substr($1, b + 1, length($1) - b - 1) "," : ","
+      for (i = 1; i <= n; i++) if (index(labels, "," p[i] ",") == 0) next
+      found = 1
+    }
+    END { exit found ? 0 : 1 }' "$WORK/before-$bin.txt"
+}
 for m in "${SAGA_METRICS[@]}"; do
   IFS='|' read -r bin fam labels want what <<<"$m"
   if ! has_family "$bin" "$fam"; then
@@ -270,6 +307,11 @@ for m in "${SAGA_METRICS[@]}"; do
     continue
   fi
   # shellcheck disable=SC2086 # the label pairs are words
+  if ! series_known "$bin" "$fam" $labels; then
+    fail "$bin $fam{$labels} ($what): not exported at 0 before the first event"
+    continue
+  fi
+  # shellcheck disable=SC2086
   if [ "${fam%_backlog}" != "$fam" ]; then got=$(msum "$WORK/after-$bin.txt" "$fam" $labels)
   else got=$(delta "$bin" "$fam" $labels); fi
   check "$bin $fam{$labels} ($what)" "$want" "$got"
@@ -277,7 +319,16 @@ done
 
 echo
 echo "metrics-test: $PASSES passed, $FAILS failed, $MISSING saga metrics missing"
-[ "$MISSING" -gt 0 ] && [ "${METRICS_STRICT:-0}" = 1 ] && FAILS=$((FAILS + MISSING))
+if [ "$MISSING" -gt 0 ]; then
+  if [ "${METRICS_STRICT:-1}" = 0 ]; then
+    echo "  ################################################################"
+    echo "  ## SKIPPED (METRICS_STRICT=0): $MISSING saga metric(s) MISSING, not"
+    echo "  ## counted as failures; this run does NOT show they are exported."
+    echo "  ################################################################"
+  else
+    FAILS=$((FAILS + MISSING))
+  fi
+fi
 [ -z "$PROMTOOL" ] && echo "metrics-test: promtool check SKIPPED (not installed)"
 if [ "$FAILS" -gt 0 ]; then exit 1; fi
 OK_EXIT=1

@@ -8,7 +8,8 @@
  * short balance whose cancel fails (the key answers 402 only once the
  * settler has cancelled the order), Idempotency-Key on POST /payments
  * (replays, stored refusals, a key held by a payment the settler finishes,
- * 12 racing repeats) and the saga view of each flow. */
+ * 12 racing repeats), the saga view of each flow, and the saga, settler and
+ * outbox metrics of GET /metrics after each kind of flow. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +308,93 @@ static bool wait_delivered(const stack *s, long long id, long ms)
         sleep_ms(50);
     }
     return false;
+}
+
+/* ---- GET /metrics ------------------------------------------------------- */
+
+/* One series and the value it should have. */
+typedef struct series_want {
+    const char *series; /* name and labels exactly as exported */
+    long long want;
+} series_want;
+
+/* The value of series (e.g. "shop_payment_sagas_total{outcome=\"failed\"}")
+ * in text (a GET /metrics body), or -1 when it is not there. */
+static long long metric_in(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        if (strncmp(line, series, n) == 0 && line[n] == ' ')
+            return strtoll(line + n + 1, NULL, 10);
+        line = strchr(line, '\n');
+        if (line != NULL)
+            line++;
+    }
+    return -1;
+}
+
+/* The value of series in service svc's GET /metrics now (-1: not there). */
+static long long metric(const stack *s, int svc, const char *series)
+{
+    hresp r;
+    ck_assert_int_eq(harness_req("GET", s->svc[svc].port, "/metrics", NULL, NULL, &r), 200);
+    long long v = metric_in(r.body, series);
+    hresp_free(&r);
+    return v;
+}
+
+/* Asserts every series of want (n of them) in one scrape of svc. */
+static void expect_metrics(const stack *s, int svc, const series_want *want, size_t n)
+{
+    hresp r;
+    ck_assert_int_eq(harness_req("GET", s->svc[svc].port, "/metrics", NULL, NULL, &r), 200);
+    for (size_t i = 0; i < n; i++) {
+        long long got = metric_in(r.body, want[i].series);
+        ck_assert_msg(got == want[i].want, "%s %s: want %lld, got %lld", binaries[svc],
+                      want[i].series, want[i].want, got);
+    }
+    hresp_free(&r);
+}
+
+/* Polls series of svc until it reads want (10 s at most), for what a
+ * background thread counts after its write; asserts it then does. */
+static void wait_metric(const stack *s, int svc, const char *series, long long want)
+{
+    long long got = metric(s, svc, series);
+    for (int waited = 0; waited < 10000 && got != want; waited += 50) {
+        sleep_ms(50);
+        got = metric(s, svc, series);
+    }
+    ck_assert_msg(got == want, "%s %s: want %lld, got %lld after 10 s", binaries[svc], series, want,
+                  got);
+}
+
+#define PAY_SAGAS(outcome) "shop_payment_sagas_total{outcome=\"" outcome "\"}"
+#define PAY_RECOVERY(action, result)                                                               \
+    "shop_payment_recovery_total{action=\"" action "\",result=\"" result "\"}"
+#define DELIVERIES(outcome) "shop_payment_outbox_deliveries_total{outcome=\"" outcome "\"}"
+#define BACKLOG "shop_payment_outbox_backlog"
+#define ORDER_SAGAS(saga, outcome)                                                                 \
+    "shop_order_sagas_total{saga=\"" saga "\",outcome=\"" outcome "\"}"
+#define ORDER_RECOVERY(action, result)                                                             \
+    "shop_order_recovery_total{action=\"" action "\",result=\"" result "\"}"
+
+/* The delivery attempts of payment id so far. */
+static long long delivery_attempts(const stack *s, long long id)
+{
+    hresp r;
+    get_payment(s, id, &r);
+    long long n = harness_int(cJSON_GetObjectItemCaseSensitive(r.json, "delivery"), "attempts");
+    hresp_free(&r);
+    return n;
+}
+
+/* Polls payment id until its delivery has failed at least twice (10 s at most). */
+static void wait_failed_attempts(const stack *s, long long id)
+{
+    for (int waited = 0; waited < 10000 && delivery_attempts(s, id) < 2; waited += 50)
+        sleep_ms(50);
+    ck_assert_int_ge(delivery_attempts(s, id), 2);
 }
 
 /* ---- the saga view ------------------------------------------------------ */
@@ -970,6 +1058,150 @@ START_TEST(test_list_route)
 }
 END_TEST
 
+/* ---- metrics: each saga counted once, the outbox ------------------------- */
+
+START_TEST(test_metrics_count_each_saga_once)
+{
+    /* A fresh stack of its own (the data platform is stopped and started
+     * again below): every series is there, at 0, before its first event. */
+    stack s;
+    memset(&s, 0, sizeof s);
+    ck_assert_msg(stack_start(&s), "the stack did not start");
+    static const series_want fresh_payment[] = {
+        {PAY_SAGAS("completed"), 0},
+        {PAY_SAGAS("failed"), 0},
+        {PAY_SAGAS("conflict"), 0},
+        {PAY_SAGAS("rejected"), 0},
+        {PAY_SAGAS("error"), 0},
+        {PAY_SAGAS("left_pending"), 0},
+        {PAY_SAGAS("lost_to_settler"), 0},
+        {PAY_RECOVERY("settle", "completed"), 0},
+        {PAY_RECOVERY("settle", "failed"), 0},
+        {PAY_RECOVERY("settle", "refunded"), 0},
+        {PAY_RECOVERY("settle", "lost"), 0},
+        {PAY_RECOVERY("settle", "retry"), 0},
+        {PAY_RECOVERY("cancel_owed", "done"), 0},
+        {PAY_RECOVERY("cancel_owed", "lost"), 0},
+        {PAY_RECOVERY("cancel_owed", "retry"), 0},
+        {DELIVERIES("ok"), 0},
+        {DELIVERIES("http_error"), 0},
+        {DELIVERIES("timeout"), 0},
+        {DELIVERIES("transport_error"), 0},
+        {BACKLOG, 0},
+    };
+    static const series_want fresh_order[] = {
+        {ORDER_SAGAS("create", "created"), 0},       {ORDER_SAGAS("create", "failed"), 0},
+        {ORDER_SAGAS("create", "left_pending"), 0},  {ORDER_SAGAS("create", "lost_to_recovery"), 0},
+        {ORDER_SAGAS("cancel", "cancelled"), 0},     {ORDER_SAGAS("cancel", "left_cancelling"), 0},
+        {ORDER_RECOVERY("undo_pending", "done"), 0}, {ORDER_RECOVERY("undo_pending", "retry"), 0},
+        {ORDER_RECOVERY("undo_pending", "lost"), 0}, {ORDER_RECOVERY("cancel", "done"), 0},
+        {ORDER_RECOVERY("cancel", "retry"), 0},
+    };
+    expect_metrics(&s, PAYMENT, fresh_payment, sizeof fresh_payment / sizeof fresh_payment[0]);
+    expect_metrics(&s, ORDER, fresh_order, sizeof fresh_order / sizeof fresh_order[0]);
+    hresp r;
+    /* completed: a keyed payment; its replay is no second saga. */
+    long long a = create_order(&s, 1, 4, 1, 0, NULL);
+    ck_assert_int_eq(pay_with(&s, a, 1, "it-metrics-a", NULL, &r), 201);
+    long long a_id = harness_int(r.json, "id");
+    hresp_free(&r);
+    ck_assert_int_eq(pay_with(&s, a, 1, "it-metrics-a", NULL, &r), 201);
+    ck_assert(replayed(&r));
+    hresp_free(&r);
+    /* conflict: the paid order again (its live payment), a cancelled order. */
+    ck_assert_int_eq(pay(&s, a, 1, &r), 409);
+    expect_problem(&r, 409, "ORDER_NOT_PAYABLE");
+    hresp_free(&r);
+    long long c = create_order(&s, 1, 4, 1, 0, NULL);
+    char path[64];
+    snprintf(path, sizeof path, "/orders/%lld/cancel", c);
+    ck_assert_int_eq(req(&s, ORDER, "POST", path, "{\"userId\":1}", NULL), 200);
+    ck_assert_int_eq(pay(&s, c, 1, &r), 409);
+    expect_problem(&r, 409, "ORDER_NOT_PAYABLE");
+    hresp_free(&r);
+    /* rejected: no such order, another user's order. */
+    ck_assert_int_eq(pay(&s, 999999999, 1, &r), 404);
+    hresp_free(&r);
+    long long d = create_order(&s, 1, 4, 1, 0, NULL);
+    ck_assert_int_eq(pay(&s, d, 3, &r), 403);
+    hresp_free(&r);
+    /* failed: lee's balance (10,000) is short of a keyboard (50,000). */
+    long long l = create_order(&s, 2, 1, 1, 0, NULL);
+    ck_assert_int_eq(pay(&s, l, 2, &r), 402);
+    hresp_free(&r);
+    /* Not a payment request: no saga. */
+    ck_assert_int_eq(req(&s, PAYMENT, "POST", "/payments", "{}", NULL), 400);
+    /* Counted before the answer: exact at once. */
+    static const series_want sagas[] = {
+        {PAY_SAGAS("completed"), 1},       {PAY_SAGAS("failed"), 1}, {PAY_SAGAS("conflict"), 2},
+        {PAY_SAGAS("rejected"), 2},        {PAY_SAGAS("error"), 0},  {PAY_SAGAS("left_pending"), 0},
+        {PAY_SAGAS("lost_to_settler"), 0},
+    };
+    expect_metrics(&s, PAYMENT, sagas, sizeof sagas / sizeof sagas[0]);
+    ck_assert(wait_delivered(&s, a_id, 5000));
+    ck_assert_int_eq(metric(&s, PAYMENT, DELIVERIES("ok")), 1);
+    wait_metric(&s, PAYMENT, BACKLOG, 0);
+    /* The platform answers 503: the message waits (backlog 1), each failed
+     * attempt counted as an HTTP error; healed, it is delivered. */
+    ck_assert_int_eq(
+        harness_req("PUT", s.svc[DP].port, "/faults", "{\"failRate\":1.0}", NULL, NULL), 200);
+    ck_assert_int_eq(pay(&s, d, 1, &r), 201);
+    long long d_id = harness_int(r.json, "id");
+    hresp_free(&r);
+    wait_failed_attempts(&s, d_id);
+    wait_metric(&s, PAYMENT, BACKLOG, 1);
+    ck_assert_int_eq(harness_req("PUT", s.svc[DP].port, "/faults", "{\"failRate\":0}", NULL, NULL),
+                     200);
+    ck_assert(wait_delivered(&s, d_id, 5000));
+    wait_metric(&s, PAYMENT, BACKLOG, 0);
+    long long d_attempts = delivery_attempts(&s, d_id);
+    /* The platform is down: transport errors until it is back. */
+    harness_stop(&s.svc[DP]);
+    long long e = create_order(&s, 1, 4, 1, 0, NULL);
+    ck_assert_int_eq(pay(&s, e, 1, &r), 201);
+    long long e_id = harness_int(r.json, "id");
+    hresp_free(&r);
+    wait_failed_attempts(&s, e_id);
+    wait_metric(&s, PAYMENT, BACKLOG, 1);
+    ck_assert(start_one(&s, DP));
+    ck_assert(wait_delivered(&s, e_id, 5000));
+    wait_metric(&s, PAYMENT, BACKLOG, 0);
+    long long e_attempts = delivery_attempts(&s, e_id);
+    /* Every attempt once, by outcome; the sagas; the settler did nothing. */
+    const series_want after[] = {
+        {PAY_SAGAS("completed"), 3},
+        {PAY_SAGAS("failed"), 1},
+        {PAY_SAGAS("conflict"), 2},
+        {PAY_SAGAS("rejected"), 2},
+        {PAY_SAGAS("error"), 0},
+        {PAY_SAGAS("left_pending"), 0},
+        {PAY_SAGAS("lost_to_settler"), 0},
+        {DELIVERIES("ok"), 3},
+        {DELIVERIES("http_error"), d_attempts - 1},
+        {DELIVERIES("transport_error"), e_attempts - 1},
+        {DELIVERIES("timeout"), 0},
+        {PAY_RECOVERY("settle", "completed"), 0},
+        {PAY_RECOVERY("settle", "failed"), 0},
+        {PAY_RECOVERY("settle", "refunded"), 0},
+        {PAY_RECOVERY("settle", "lost"), 0},
+        {PAY_RECOVERY("settle", "retry"), 0},
+        {PAY_RECOVERY("cancel_owed", "done"), 0},
+        {PAY_RECOVERY("cancel_owed", "lost"), 0},
+        {PAY_RECOVERY("cancel_owed", "retry"), 0},
+    };
+    expect_metrics(&s, PAYMENT, after, sizeof after / sizeof after[0]);
+    /* order-service: five orders created (a, c, d, l, e), two cancelled (c
+     * by its owner, l by lee's failed payment). */
+    static const series_want orders[] = {
+        {ORDER_SAGAS("create", "created"), 5},      {ORDER_SAGAS("create", "failed"), 0},
+        {ORDER_SAGAS("create", "left_pending"), 0}, {ORDER_SAGAS("create", "lost_to_recovery"), 0},
+        {ORDER_SAGAS("cancel", "cancelled"), 2},    {ORDER_SAGAS("cancel", "left_cancelling"), 0},
+    };
+    expect_metrics(&s, ORDER, orders, sizeof orders / sizeof orders[0]);
+    stack_stop(&s);
+}
+END_TEST
+
 /* ---- the data platform fails, then heals -------------------------------- */
 
 START_TEST(test_platform_down_then_heals)
@@ -1314,6 +1546,27 @@ START_TEST(test_settler_finishes_and_stop)
                                          NULL};
     cJSON_Delete(expect_saga(&s, order[2], "CANCELLED", false, failed));
 #undef PAY_UNTIL_DEBIT
+    /* The metrics: three sagas left PENDING (their replies 503) and one
+     * conflict (paying order 0 while its payment was PENDING); the repeats
+     * refused for a key in use and the replays are no sagas. The settler
+     * settled each once (counted after its write: waited for). */
+    wait_metric(&s, PAYMENT, PAY_RECOVERY("settle", "failed"), 1);
+    wait_metric(&s, PAYMENT, PAY_RECOVERY("settle", "refunded"), 1);
+    wait_metric(&s, PAYMENT, PAY_RECOVERY("settle", "completed"), 1);
+    static const series_want settled[] = {
+        {PAY_SAGAS("left_pending"), 3},
+        {PAY_SAGAS("conflict"), 1},
+        {PAY_SAGAS("completed"), 0},
+        {PAY_SAGAS("failed"), 0},
+        {PAY_SAGAS("rejected"), 0},
+        {PAY_SAGAS("error"), 0},
+        {PAY_SAGAS("lost_to_settler"), 0},
+        {PAY_RECOVERY("settle", "lost"), 0},
+        {PAY_RECOVERY("settle", "retry"), 0},
+        {PAY_RECOVERY("cancel_owed", "done"), 0},
+        {DELIVERIES("ok"), 1},
+    };
+    expect_metrics(&s, PAYMENT, settled, sizeof settled / sizeof settled[0]);
     /* SIGTERM stops payment-service (and its two threads) well within a
      * second, even while the outbox worker is retrying a failing platform. */
     ck_assert_int_eq(
@@ -1409,6 +1662,16 @@ START_TEST(test_transient_before_debit_keeps_the_order)
     hresp_free(&r);
     expect_order_status(&s, second, "PAID");
     ck_assert_int_eq(balance(&s, 1), before - 10000);
+    /* Metrics: two sagas failed before the debit, two completed; the
+     * settler had nothing to settle. */
+    static const series_want counted[] = {
+        {PAY_SAGAS("failed"), 2},
+        {PAY_SAGAS("completed"), 2},
+        {PAY_SAGAS("left_pending"), 0},
+        {PAY_RECOVERY("settle", "failed"), 0},
+        {PAY_RECOVERY("settle", "retry"), 0},
+    };
+    expect_metrics(&s, PAYMENT, counted, sizeof counted / sizeof counted[0]);
     stack_stop(&s);
 }
 END_TEST
@@ -1534,6 +1797,21 @@ START_TEST(test_short_balance_cancel_owed)
     ck_assert_int_eq(payments_of(&s, 2, mouse, ids, statuses, 4), 2);
     ck_assert_str_eq(statuses[0], "FAILED");
     ck_assert_str_eq(statuses[1], "COMPLETED");
+    /* Metrics: two sagas failed (their cancels refused: still "failed", the
+     * payment is FAILED), one completed; the settler confirmed both cancels
+     * once each (counted after its write: waited for) after refused rounds:
+     * every cancel call but the sagas' two and those two was a retry. */
+    wait_metric(&s, PAYMENT, PAY_RECOVERY("cancel_owed", "done"), 2);
+    const series_want counted[] = {
+        {PAY_SAGAS("failed"), 2},
+        {PAY_SAGAS("completed"), 1},
+        {PAY_SAGAS("left_pending"), 0},
+        {PAY_SAGAS("conflict"), 0},
+        {PAY_RECOVERY("cancel_owed", "retry"), proxy_hits(&proxy, P_ORDER_CANCEL) - 4},
+        {PAY_RECOVERY("cancel_owed", "lost"), 0},
+        {PAY_RECOVERY("settle", "retry"), 0},
+    };
+    expect_metrics(&s, PAYMENT, counted, sizeof counted / sizeof counted[0]);
     stack_stop(&s);
     proxy_stop(&proxy);
 }
@@ -1556,6 +1834,10 @@ Suite *it_payment_suite(void)
     tcase_add_test(tc, test_idempotency_replays_the_first_answer);
     tcase_add_test(tc, test_idempotency_stores_refusals);
     tcase_add_test(tc, test_idempotency_race);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("metrics");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_metrics_count_each_saga_once);
     suite_add_tcase(s, tc);
     tc = tcase_create("settler");
     tcase_set_timeout(tc, 60);
