@@ -46,17 +46,15 @@ unset SHOP_CALL_TIMEOUT_MS SHOP_CONNECT_TIMEOUT_MS SHOP_SAGA_DEADLINE_MS \
 BIN=${SHOP_BIN_DIR:-build/bin}
 case "$BIN" in /*) ;; *) BIN=$ROOT/$BIN ;; esac
 CLIENTS=${SWARM_CLIENTS:-16}
-# shop-load's default mix without its `gets` flow: shop-load sends those GETs
-# once, never again (tests/load/shop_load.c), so one that meets the gateway
-# being replaced fails for good. Every other request is retried with its
-# key; the reads are watched by the probes instead.
+# shop-load's default mix without its `gets` flow: the reads are watched by
+# the probes instead, which time the gaps a rolling update or a kill leaves.
 MIX=${SWARM_MIX:-order_pay=25,coupon_order_pay=15,scarce=5,insufficient=5,cancel=10,charge=10,issue_race=10}
 # Attempts per request: a saga cut by the kill keeps its Idempotency-Key
 # IN_PROGRESS until recovery or the settler finishes it, the saga deadline
 # (SHOP_SAGA_DEADLINE_MS, 8 s) plus up to one recovery round (2 s) after it
-# began: about 10-13 s after the kill. shop-load's default 12 attempts wait
-# 7.6-11.3 s in all, so a few such requests ran out (7-10 of ~4,700 in the
-# runs here); 20 attempts wait at least 15.6 s.
+# began: about 10-13 s after the kill. 12 attempts wait 7.6-11.3 s in all,
+# so a few such requests ran out (7-10 of ~4,700 in the runs here); 20, now
+# shop-load's default, wait at least 15.6 s.
 ATTEMPTS=${SWARM_ATTEMPTS:-20}
 SECONDS_LOAD=${SWARM_SECONDS:-30}
 DISRUPT_AFTER=${SWARM_DISRUPT_AFTER_S:-8}
