@@ -147,6 +147,81 @@ int idem_purge(db_conn *w, int64_t now_s)
     return step_done(st);
 }
 
+idem_outcome idem_lookup_reader(db *d, const char *scope, const idem_req *k, idem_record *out)
+{
+    memset(out, 0, sizeof *out);
+    db_conn *c = db_reader(d);
+    if (c == NULL)
+        return IDEM_ERROR;
+    return idem_lookup(c, scope, k->key, k->request, out);
+}
+
+int idem_put_answer(db *d, const char *scope, const idem_req *k, int status, const char *body)
+{
+    int rc = -1;
+    idem_record rec;
+    db_conn *w = db_begin_write(d);
+    if (w == NULL)
+        return -1;
+    idem_outcome outcome = idem_lookup(w, scope, k->key, k->request, &rec);
+    idem_record_free(&rec);
+    if (outcome == IDEM_NEW)
+        rc = idem_store(w, scope, k->key, k->request, status, body);
+    else if (outcome != IDEM_ERROR)
+        rc = 0; /* stored meanwhile: the first answer stands */
+    if (rc != 0) {
+        db_rollback(d, w);
+        return -1;
+    }
+    return db_commit(d, w) == 0 ? 0 : -1;
+}
+
+int idem_purge_expired(db *d, int64_t now_s)
+{
+    db_conn *w = db_begin_write(d);
+    if (w == NULL)
+        return -1;
+    if (idem_purge(w, now_s) != 0) {
+        log_error(NULL, "purge idempotency keys: %s", sqlite3_errmsg(db_handle(w)));
+        db_rollback(d, w);
+        return -1;
+    }
+    return db_commit(d, w) == 0 ? 0 : -1;
+}
+
+int idem_check_request(http_req *req, db *d, const char *scope, idem_req *buf,
+                       const idem_req **idem)
+{
+    idem_record rec;
+    const char *key;
+    const idem_req *unused;
+    if (idem == NULL)
+        idem = &unused;
+    *idem = NULL;
+    buf->key = NULL;
+    buf->request = NULL;
+    if (!idem_key_from_request(req, &key))
+        return req->status;
+    if (key == NULL)
+        return 0;
+    char *request = idem_request_text(req);
+    if (request == NULL)
+        return http_reply_problem(req, "INTERNAL", "out of memory");
+    buf->key = key;
+    buf->request = request;
+    idem_outcome outcome = idem_lookup_reader(d, scope, buf, &rec);
+    if (outcome == IDEM_NEW) {
+        *idem = buf;
+        return 0;
+    }
+    int status = outcome == IDEM_REPLAY ? idem_reply(req, &rec) : idem_reply_refusal(req, outcome);
+    idem_record_free(&rec);
+    free(request);
+    buf->key = NULL;
+    buf->request = NULL;
+    return status;
+}
+
 void idem_record_free(idem_record *r)
 {
     if (r == NULL)

@@ -46,6 +46,13 @@ typedef struct idem_record {
     int64_t ref;
 } idem_record;
 
+/* An Idempotency-Key and the request text it is bound to (idem_request_text:
+ * path and body). The strings are the caller's. */
+typedef struct idem_req {
+    const char *key;
+    const char *request;
+} idem_req;
+
 /* True when key is 1..255 printable ASCII characters (0x20..0x7E). */
 bool idem_key_valid(const char *key);
 
@@ -81,6 +88,30 @@ int idem_forget_ref(db_conn *w, const char *scope, int64_t ref);
 int idem_purge(db_conn *w, int64_t now_s);
 
 void idem_record_free(idem_record *r);
+
+/* idem_lookup of k on this thread's read connection of d (outside any write
+ * transaction: a first look before the work starts). OUT: *out as
+ * idem_lookup fills it (zeroed first; free with idem_record_free). Returns
+ * the outcome, IDEM_ERROR also when there is no read connection. */
+idem_outcome idem_lookup_reader(db *d, const char *scope, const idem_req *k, idem_record *out);
+
+/* Stores an answer that no saga row stands behind (a 4xx given before one
+ * existed) under k, in a write transaction of its own; a key stored
+ * meanwhile keeps its first answer. Returns 0, or -1 (nothing stored). */
+int idem_put_answer(db *d, const char *scope, const idem_req *k, int status, const char *body);
+
+/* idem_purge in a write transaction of its own. Returns 0, or -1 after
+ * logging why. */
+int idem_purge_expired(db *d, int64_t now_s);
+
+/* The start of a keyed route: reads req's Idempotency-Key and looks it up
+ * in scope (idem_lookup_reader). Returns 0 to go on: *buf is the key and its
+ * request text (buf->request malloc'd, the caller frees it) and *idem (may
+ * be NULL) points at buf, or buf->key and *idem are NULL when there is no
+ * key. Else returns the status of the answer it sent (a bad key: 400; the
+ * stored answer again; or idem_reply_refusal's), with nothing left to free. */
+int idem_check_request(struct http_req *req, db *d, const char *scope, idem_req *buf,
+                       const idem_req **idem);
 
 /* Answers a stored reply again, with Idempotent-Replayed: true. */
 int idem_reply(struct http_req *req, const idem_record *r);

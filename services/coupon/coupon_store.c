@@ -465,13 +465,5 @@ shop_err coupon_store_restore(db *d, int64_t order_id, int64_t now, int *n_resto
 
 shop_err coupon_store_idem_purge(db *d, int64_t now)
 {
-    db_conn *c = db_begin_write(d);
-    if (c == NULL)
-        return SHOP_EDB;
-    if (idem_purge(c, now) != 0) {
-        log_error(NULL, "purge idempotency keys: %s", sqlite3_errmsg(db_handle(c)));
-        db_rollback(d, c);
-        return SHOP_EDB;
-    }
-    return db_commit(d, c) == 0 ? SHOP_OK : SHOP_EDB;
+    return idem_purge_expired(d, now) == 0 ? SHOP_OK : SHOP_EDB;
 }

@@ -233,11 +233,9 @@ static int handle_get_coupon(http_req *req)
  * the key's primary key). Before user-service is asked, the key is looked up
  * once on a reader too, so a replay of a stored answer never calls it again. */
 
-/* The Idempotency-Key of one issue request. */
-typedef struct issue_key {
-    const char *key; /* NULL: no key, nothing is stored */
-    char *request;   /* idem_request_text (malloc'd) */
-} issue_key;
+/* The Idempotency-Key of one issue request (key NULL: no key, nothing is
+ * stored) and its request text (malloc'd), from idem_check_request. */
+typedef idem_req issue_key;
 
 /* Looks ik up on c. Returns 0 when the key is new, else the status of the
  * answer sent: the stored answer again, or its refusal (422, 409, 500). */
@@ -251,21 +249,6 @@ static int issue_key_seen(http_req *req, db_conn *c, const issue_key *ik)
     int status = seen == IDEM_REPLAY ? idem_reply(req, &rec) : idem_reply_refusal(req, seen);
     idem_record_free(&rec);
     return status;
-}
-
-/* Reads the key of req into ik and looks it up on a reader. Returns 0 to go
- * on (no key, or one not seen yet), else the status already sent (bad key:
- * 400, not stored; seen key: the replay or its refusal). */
-static int issue_key_begin(http_req *req, coupon_app *app, issue_key *ik)
-{
-    if (!idem_key_from_request(req, &ik->key))
-        return req->status;
-    if (ik->key == NULL)
-        return 0;
-    ik->request = idem_request_text(req);
-    if (ik->request == NULL)
-        return http_reply_problem(req, "INTERNAL", "out of memory");
-    return issue_key_seen(req, db_reader(app->db), ik);
 }
 
 /* Opens the write transaction of an answer and looks the key up in it.
@@ -396,7 +379,7 @@ static int handle_issue(http_req *req)
     json_err err;
     int64_t user_id = 0;
     cJSON *body = NULL;
-    int status = issue_key_begin(req, app, &ik);
+    int status = idem_check_request(req, app->db, ISSUE_SCOPE, &ik, NULL);
     if (status != 0)
         goto out;
     body = json_parse_object(req->body, req->body_len, &err);
@@ -414,7 +397,7 @@ static int handle_issue(http_req *req)
     purge_keys_hourly(req, app);
 out:
     cJSON_Delete(body);
-    free(ik.request);
+    free((char *)ik.request);
     return status;
 }
 

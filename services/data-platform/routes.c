@@ -12,6 +12,7 @@
 #include "dataplatform_store.h"
 #include "json.h"
 #include "log.h"
+#include "paging.h"
 #include "timeutil.h"
 
 int dataplatform_app_init(dataplatform_app *app, db *d, double fail_rate, int64_t delay_ms)
@@ -195,48 +196,33 @@ static int handle_get(http_req *req)
     return status;
 }
 
-/* {"orders":[...],"nextAfterId":n|null}; rows holds n records, limit asked
- * (one more than limit read means there is a next page). */
-static cJSON *render_page(const dataplatform_record *rows, size_t n, size_t limit)
+/* A record of a page (paging_render). */
+static cJSON *render_row(const void *row)
 {
-    cJSON *page = cJSON_CreateObject();
-    cJSON *orders = cJSON_AddArrayToObject(page, "orders");
-    if (page == NULL || orders == NULL)
-        goto fail;
-    for (size_t i = 0; i < n && i < limit; i++) {
-        cJSON *o = render_record(&rows[i]);
-        if (o == NULL || !cJSON_AddItemToArray(orders, o)) {
-            cJSON_Delete(o);
-            goto fail;
-        }
-    }
-    if (!(n > limit ? json_add_int(page, "nextAfterId", rows[limit - 1].order_id)
-                    : cJSON_AddNullToObject(page, "nextAfterId") != NULL))
-        goto fail;
-    return page;
-fail:
-    cJSON_Delete(page);
-    return NULL;
+    return render_record(row);
+}
+
+static int64_t row_id(const void *row)
+{
+    return ((const dataplatform_record *)row)->order_id;
 }
 
 static int handle_list(http_req *req)
 {
     dataplatform_app *app = req->app;
-    int64_t after_id = 0, limit = 0;
-    if (!http_query_int(req, "afterId", 0, JSON_INT_MAX, 0, &after_id))
-        return http_reply_problem(req, "INVALID_REQUEST", "afterId: must be an integer >= 0");
-    if (!http_query_int(req, "limit", 1, DATAPLATFORM_LIST_MAX, DATAPLATFORM_LIST_DEFAULT, &limit))
-        return http_reply_problem(req, "INVALID_REQUEST", "limit: must be an integer in 1..%d",
-                                  DATAPLATFORM_LIST_MAX);
-    size_t n = 0;
-    dataplatform_record *rows = calloc((size_t)limit + 1, sizeof *rows);
+    paging pg;
+    if (!paging_query(req, DATAPLATFORM_LIST_MAX, DATAPLATFORM_LIST_DEFAULT, &pg))
+        return req->status;
+    size_t n = 0, limit = (size_t)pg.limit;
+    dataplatform_record *rows = calloc(limit + 1, sizeof *rows);
     if (rows == NULL)
         return http_reply_problem(req, "INTERNAL", "out of memory");
     int status;
-    if (dataplatform_store_list(app->db, after_id, rows, (size_t)limit + 1, &n) != SHOP_OK)
+    if (dataplatform_store_list(app->db, pg.after_id, rows, limit + 1, &n) != SHOP_OK)
         status = http_reply_problem(req, "INTERNAL", "database error");
     else
-        status = http_reply_json(req, 200, render_page(rows, n, (size_t)limit));
+        status = http_reply_json(
+            req, 200, paging_render("orders", rows, sizeof *rows, n, limit, render_row, row_id));
     for (size_t i = 0; i < n; i++)
         dataplatform_record_release(&rows[i]);
     free(rows);

@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "http_server.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "saga_log.h"
 #include "problem.h"
 #include "timeutil.h"
 
@@ -173,14 +173,6 @@ static long undo_timeout(const order_app *app, int64_t deadline)
     return left < app->call_timeout_ms ? (long)left : app->call_timeout_ms;
 }
 
-/* Wall-clock microseconds since the epoch: the time of a step. */
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void runlog_init(run_log *log, const order_app *app, int64_t order_id, const char *rid,
                         const char *prefix)
 {
@@ -215,27 +207,12 @@ static void runlog_flush(run_log *log)
                  (long long)log->order_id, log->steps.n);
 }
 
-/* What the saga log says went wrong with a call: "timeout", "unavailable",
- * the peer's problem code, "bad reply" (a 2xx we cannot read); NULL when it
- * went well. */
-static const char *result_error(const http_result *r)
-{
-    if (r->transport == HTTP_T_TIMEOUT)
-        return "timeout";
-    if (r->transport != HTTP_T_OK)
-        return "unavailable";
-    if (r->status >= 200 && r->status < 300)
-        return cJSON_IsObject(r->json) ? NULL : "bad reply";
-    const char *code = http_result_code(r);
-    return code[0] != '\0' ? code : NULL;
-}
-
 /* Notes in log the call d that began at at_us and ended as r. */
 static void runlog_call(run_log *log, const step_desc *d, int64_t at_us, const http_result *r)
 {
     order_step_set(runlog_slot(log), at_us, log->steps.prefix, d->name, d->peer,
-                   r->transport == HTTP_T_OK ? (int)r->status : 0, result_error(r), r->duration_ms,
-                   log->steps.request_id, d->compensation);
+                   saga_log_call_status(r), saga_log_call_error(r, cJSON_IsObject(r->json)),
+                   r->duration_ms, log->steps.request_id, d->compensation);
 }
 
 /* Fills *st as the state change name of the log's run (now; payment_id may
@@ -243,7 +220,8 @@ static void runlog_call(run_log *log, const step_desc *d, int64_t at_us, const h
 static const order_step *state_step(order_step *st, const run_log *log, const char *name,
                                     int64_t payment_id)
 {
-    order_step_set(st, now_us(), NULL, name, NULL, 0, NULL, 0, log->steps.request_id, false);
+    order_step_set(st, saga_log_now_us(), NULL, name, NULL, 0, NULL, 0, log->steps.request_id,
+                   false);
     st->payment_id = payment_id;
     return st;
 }
@@ -258,7 +236,7 @@ static bool peer_call(run_log *log, const step_desc *d, const char *method, cons
     char *text = NULL;
     bool ok = false;
     const char *rid = log->steps.request_id;
-    int64_t at_us = now_us();
+    int64_t at_us = saga_log_now_us();
     memset(out, 0, sizeof *out);
     if (timeout_ms <= 0) {
         out->transport = HTTP_T_TIMEOUT;

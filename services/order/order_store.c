@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "saga_log.h"
 
 static const char *const order_migrations[] = {
     "CREATE TABLE orders ("
@@ -31,19 +32,7 @@ static const char *const order_migrations[] = {
     "  PRIMARY KEY (order_id, item_id));" IDEM_SCHEMA,
     /* The saga log: every step of every saga run on an order, written with
      * the run's next state change. */
-    "CREATE TABLE saga_steps ("
-    "  id INTEGER PRIMARY KEY,"
-    "  order_id INTEGER NOT NULL,"
-    "  payment_id INTEGER,"
-    "  at_us INTEGER NOT NULL,"
-    "  step TEXT NOT NULL,"
-    "  peer TEXT,"
-    "  http_status INTEGER,"
-    "  error TEXT,"
-    "  duration_ms INTEGER NOT NULL CHECK (duration_ms >= 0),"
-    "  request_id TEXT,"
-    "  compensation INTEGER NOT NULL CHECK (compensation IN (0, 1)));"
-    "CREATE INDEX saga_steps_order ON saga_steps(order_id, at_us, id);",
+    SAGA_LOG_SCHEMA(""),
     /* Recovery's claim on a PENDING order it is undoing: set before its
      * restores, so the saga's PENDING -> CREATED can no longer win. Internal;
      * the status stays PENDING until FAILED. */
@@ -74,9 +63,6 @@ static const char SQL_MARK_PAID[] =
     "WHERE id = ?3 AND status = 'CREATED'";
 static const char SQL_TRANSITION[] =
     "UPDATE orders SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = ?4";
-static const char SQL_INSERT_STEP[] =
-    "INSERT INTO saga_steps (order_id, payment_id, at_us, step, peer, http_status, error, "
-    "duration_ms, request_id, compensation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char SQL_GET_STEPS[] =
     "SELECT payment_id, at_us, step, peer, http_status, error, duration_ms, request_id, "
     "compensation FROM saga_steps WHERE order_id = ?1 ORDER BY at_us, id LIMIT ?2";
@@ -120,25 +106,11 @@ static shop_err end_write(db *d, db_conn *c, shop_err err)
     return db_commit(d, c) == 0 ? SHOP_OK : SHOP_EDB;
 }
 
-/* Writes step st of order_id. */
+/* Writes step st of order_id (its payment_id, when > 0). */
 static shop_err insert_step(db_conn *c, int64_t order_id, const order_step *st)
 {
-    sqlite3_stmt *ins = db_prepare(c, SQL_INSERT_STEP);
-    if (ins == NULL)
-        return SHOP_EDB;
-    sqlite3_bind_int64(ins, 1, order_id);
-    if (st->payment_id > 0)
-        sqlite3_bind_int64(ins, 2, st->payment_id);
-    sqlite3_bind_int64(ins, 3, st->at_us);
-    sqlite3_bind_text(ins, 4, st->step, -1, SQLITE_STATIC);
-    db_bind_text_or_null(ins, 5, st->peer[0] != '\0' ? st->peer : NULL);
-    if (st->http_status > 0)
-        sqlite3_bind_int(ins, 6, st->http_status);
-    db_bind_text_or_null(ins, 7, st->error[0] != '\0' ? st->error : NULL);
-    sqlite3_bind_int64(ins, 8, st->duration_ms);
-    db_bind_text_or_null(ins, 9, st->request_id[0] != '\0' ? st->request_id : NULL);
-    sqlite3_bind_int(ins, 10, st->compensation ? 1 : 0);
-    return step_done(c, ins);
+    saga_log_row row = SAGA_LOG_ROW(st, order_id, st->payment_id > 0 ? &st->payment_id : NULL);
+    return saga_log_insert(c, &row) == 0 ? SHOP_OK : SHOP_EDB;
 }
 
 /* Writes the buffered steps of log (may be NULL) and, when won, the state
@@ -481,31 +453,14 @@ shop_err order_store_list(db *d, const order_filter *f, order_rec *out, size_t c
 
 idem_outcome order_store_idem_lookup(db *d, const order_idem *idem, idem_record *rec)
 {
-    memset(rec, 0, sizeof *rec);
-    db_conn *c = db_reader(d);
-    if (c == NULL)
-        return IDEM_ERROR;
-    return idem_lookup(c, ORDER_IDEM_SCOPE, idem->key, idem->request, rec);
+    return idem_lookup_reader(d, ORDER_IDEM_SCOPE, idem, rec);
 }
 
 shop_err order_store_idem_put(db *d, const order_idem *idem, int reply_status,
                               const char *reply_body)
 {
-    shop_err err = SHOP_EDB;
-    idem_record rec;
-    db_conn *c = db_begin_write(d);
-    if (c == NULL)
-        return SHOP_EDB;
-    idem_outcome outcome = idem_lookup(c, ORDER_IDEM_SCOPE, idem->key, idem->request, &rec);
-    idem_record_free(&rec);
-    if (outcome == IDEM_NEW)
-        err =
-            idem_store(c, ORDER_IDEM_SCOPE, idem->key, idem->request, reply_status, reply_body) == 0
-                ? SHOP_OK
-                : SHOP_EDB;
-    else if (outcome != IDEM_ERROR)
-        err = SHOP_OK; /* stored meanwhile: the first answer stands */
-    return end_write(d, c, err);
+    int rc = idem_put_answer(d, ORDER_IDEM_SCOPE, idem, reply_status, reply_body);
+    return rc == 0 ? SHOP_OK : SHOP_EDB;
 }
 
 shop_err order_store_idem_answer(db *d, int64_t order_id, int reply_status, const char *reply_body,
@@ -556,8 +511,5 @@ shop_err order_store_steps(db *d, int64_t order_id, order_step *out, size_t cap,
 
 shop_err order_store_idem_purge(db *d, int64_t now_s)
 {
-    db_conn *c = db_begin_write(d);
-    if (c == NULL)
-        return SHOP_EDB;
-    return end_write(d, c, idem_purge(c, now_s) == 0 ? SHOP_OK : SHOP_EDB);
+    return idem_purge_expired(d, now_s) == 0 ? SHOP_OK : SHOP_EDB;
 }

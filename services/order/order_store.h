@@ -29,10 +29,7 @@ int order_store_open(const char *path, db **out);
 
 /* An Idempotency-Key of POST /orders and the request text it is bound to
  * (idem_request_text: path and body). */
-typedef struct order_idem {
-    const char *key;
-    const char *request;
-} order_idem;
+typedef idem_req order_idem;
 
 /* Inserts the order as PENDING with its lines (prices 0), and when idem is
  * non-NULL its key IN_PROGRESS bound to the order, and log's steps, in one

@@ -14,6 +14,7 @@
 #include "order_logic.h"
 #include "order_saga.h"
 #include "order_store.h"
+#include "paging.h"
 #include "problem.h"
 
 #define LIST_LIMIT_MAX 500
@@ -33,38 +34,6 @@ static int reply_fail(http_req *req, const order_fail *fail)
     if (fail->peer != NULL)
         return http_reply_upstream(req, fail->peer, &fail->res);
     return http_reply_problem(req, fail->code, "%s", fail->detail);
-}
-
-/* Looks at Idempotency-Key. Returns 0 to go on (*idem is the key, or NULL when
- * there is none); else the status of the answer already sent (a bad key, a
- * replay, a key in use or reused). buf->request is malloc'd when *idem is
- * set (caller frees). */
-static int idem_check(http_req *req, order_idem *buf, const order_idem **idem)
-{
-    const order_app *app = req->app;
-    idem_record rec;
-    const char *key;
-    *idem = NULL;
-    buf->request = NULL;
-    if (!idem_key_from_request(req, &key))
-        return req->status;
-    if (key == NULL)
-        return 0;
-    char *request = idem_request_text(req);
-    if (request == NULL)
-        return http_reply_problem(req, "INTERNAL", "out of memory");
-    buf->key = key;
-    buf->request = request;
-    idem_outcome outcome = order_store_idem_lookup(app->db, buf, &rec);
-    if (outcome == IDEM_NEW) {
-        *idem = buf;
-        return 0;
-    }
-    int status = outcome == IDEM_REPLAY ? idem_reply(req, &rec) : idem_reply_refusal(req, outcome);
-    idem_record_free(&rec);
-    free(request);
-    buf->request = NULL;
-    return status;
 }
 
 /* Sends a 4xx that no order row stands behind, storing it for idem first. */
@@ -121,7 +90,7 @@ static int handle_create(http_req *req)
     order_rec order;
     order_fail fail;
     char *reply = NULL;
-    int status = idem_check(req, &idem_buf, &idem);
+    int status = idem_check_request(req, app->db, ORDER_IDEM_SCOPE, &idem_buf, &idem);
     if (status != 0)
         return status;
     cJSON *body = json_parse_object(req->body, req->body_len, &err);
@@ -240,9 +209,9 @@ static int handle_pay(http_req *req)
     return status;
 }
 
-/* Reads ?status=&userId=&afterId=&limit= into f and *limit. Returns false
+/* Reads ?status=&userId=&afterId=&limit= into f and *page. Returns false
  * after answering 400. */
-static bool list_query(http_req *req, order_filter *f, int64_t *limit)
+static bool list_query(http_req *req, order_filter *f, paging *page)
 {
     char status[16];
     memset(f, 0, sizeof *f);
@@ -261,39 +230,21 @@ static bool list_query(http_req *req, order_filter *f, int64_t *limit)
                            JSON_INT_MAX);
         return false;
     }
-    if (!http_query_int(req, "afterId", 0, JSON_INT_MAX, 0, &f->after_id)) {
-        http_reply_problem(req, "INVALID_REQUEST", "afterId: must be an integer in 0..%lld",
-                           JSON_INT_MAX);
+    if (!paging_query(req, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, page))
         return false;
-    }
-    if (!http_query_int(req, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, limit)) {
-        http_reply_problem(req, "INVALID_REQUEST", "limit: must be an integer in 1..%d",
-                           LIST_LIMIT_MAX);
-        return false;
-    }
+    f->after_id = page->after_id;
     return true;
 }
 
-/* {"items":[Order...],"nextAfterId":n|null} for orders[0..n) of a page of
- * limit (one more than limit was read to know whether a page follows). */
-static cJSON *render_page(const order_rec *orders, size_t n, size_t limit)
+/* An order_rec of a page (paging_render). */
+static cJSON *render_row(const void *row)
 {
-    cJSON *page = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(page, "items");
-    size_t shown = n < limit ? n : limit;
-    if (items == NULL)
-        goto fail;
-    for (size_t i = 0; i < shown; i++) {
-        cJSON *o = order_render(&orders[i]);
-        if (o == NULL || !cJSON_AddItemToArray(items, o))
-            goto fail;
-    }
-    if (!json_add_id_or_null(page, "nextAfterId", n > limit ? orders[limit - 1].id : 0))
-        goto fail;
-    return page;
-fail:
-    cJSON_Delete(page);
-    return NULL;
+    return order_render(row);
+}
+
+static int64_t row_id(const void *row)
+{
+    return ((const order_rec *)row)->id;
 }
 
 /* GET /orders?status=&userId=&afterId=&limit= (admin read route) */
@@ -301,18 +252,19 @@ static int handle_list(http_req *req)
 {
     const order_app *app = req->app;
     order_filter f;
-    int64_t limit;
+    paging pg;
     size_t n = 0;
-    if (!list_query(req, &f, &limit))
+    if (!list_query(req, &f, &pg))
         return req->status;
-    order_rec *orders = calloc((size_t)limit + 1, sizeof *orders);
+    size_t limit = (size_t)pg.limit;
+    order_rec *orders = calloc(limit + 1, sizeof *orders);
     if (orders == NULL)
         return http_reply_problem(req, "INTERNAL", "out of memory");
     int status;
-    if (order_store_list(app->db, &f, orders, (size_t)limit + 1, &n) != SHOP_OK) {
+    if (order_store_list(app->db, &f, orders, limit + 1, &n) != SHOP_OK) {
         status = http_reply_problem(req, "INTERNAL", "could not read the orders");
     } else {
-        cJSON *page = render_page(orders, n, (size_t)limit);
+        cJSON *page = paging_render("items", orders, sizeof *orders, n, limit, render_row, row_id);
         status = page != NULL ? http_reply_json(req, 200, page)
                               : http_reply_problem(req, "INTERNAL", "out of memory");
     }

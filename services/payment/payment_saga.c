@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "saga_log.h"
 #include "payment_logic.h"
 #include "payment_worker.h"
 #include "timeutil.h"
@@ -129,14 +129,6 @@ static const step_desc ORDER_MARK_PAID = {"order.mark_paid", "order", false};
 static const step_desc ORDER_CANCEL = {"order.cancel", "order", false};
 static const step_desc DEBIT_VOID = {"void", "user", false};
 
-/* Wall-clock microseconds since the epoch: the time of a step. */
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void set_problem(payment_outcome *o, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -219,27 +211,12 @@ static payment_step *slot(saga *s)
     return &s->log.items[PAYMENT_STEPS_MAX - 1];
 }
 
-/* What the saga log says went wrong with a call: "timeout", "unavailable",
- * the peer's problem code, "bad reply" (a 2xx we cannot read); NULL when it
- * went well. */
-static const char *result_error(const http_result *r)
-{
-    if (r->transport == HTTP_T_TIMEOUT)
-        return "timeout";
-    if (r->transport != HTTP_T_OK)
-        return "unavailable";
-    if (r->status >= 200 && r->status < 300)
-        return r->json != NULL ? NULL : "bad reply";
-    const char *code = http_result_code(r);
-    return code[0] != '\0' ? code : NULL;
-}
-
 /* Fills *st as the state change name of s's payment, now. */
 static const payment_step *state_step(saga *s, payment_step *st, const char *name,
                                       bool compensation)
 {
-    payment_step_set(st, &s->log, s->payment_id, s->order_id, now_us(), NULL, name, NULL, 0, NULL,
-                     0, compensation);
+    payment_step_set(st, &s->log, s->payment_id, s->order_id, saga_log_now_us(), NULL, name, NULL,
+                     0, NULL, 0, compensation);
     return st;
 }
 
@@ -271,7 +248,7 @@ static void call(saga *s, const step_desc *d, const char *method, const char *ba
                  const char *path, const cJSON *body, http_result *r)
 {
     int64_t timeout = payment_call_timeout_ms(s->app->call_timeout_ms, s->deadline, time_mono_ms());
-    int64_t at_us = now_us();
+    int64_t at_us = saga_log_now_us();
     char *text = NULL;
     s->sent = false;
     if (timeout == 0) {
@@ -299,7 +276,7 @@ static void call(saga *s, const step_desc *d, const char *method, const char *ba
     http_client_do(&c, r);
 out:
     payment_step_set(slot(s), &s->log, s->payment_id, s->order_id, at_us, s->log.prefix, d->name,
-                     d->peer, r->transport == HTTP_T_OK ? (int)r->status : 0, result_error(r),
+                     d->peer, saga_log_call_status(r), saga_log_call_error(r, r->json != NULL),
                      r->duration_ms, d->compensation);
     if (r->transport != HTTP_T_OK)
         log_warn(s->rid, "payment %lld: %s", (long long)s->payment_id, r->error);

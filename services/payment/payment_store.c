@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "saga_log.h"
 
 static const char migration_1[] =
     "CREATE TABLE payments ("
@@ -34,20 +35,7 @@ static const char migration_1[] =
 
 /* The saga log (steps of payments that were discarded are never written, so
  * every step's payment row exists) and the Idempotency-Keys of POST /payments. */
-static const char migration_2[] =
-    "CREATE TABLE saga_steps ("
-    "  id INTEGER PRIMARY KEY,"
-    "  order_id INTEGER NOT NULL,"
-    "  payment_id INTEGER NOT NULL,"
-    "  at_us INTEGER NOT NULL,"
-    "  step TEXT NOT NULL,"
-    "  peer TEXT,"
-    "  http_status INTEGER,"
-    "  error TEXT,"
-    "  duration_ms INTEGER NOT NULL CHECK (duration_ms >= 0),"
-    "  request_id TEXT,"
-    "  compensation INTEGER NOT NULL CHECK (compensation IN (0, 1)));"
-    "CREATE INDEX saga_steps_order ON saga_steps(order_id, at_us, id);" IDEM_SCHEMA;
+static const char migration_2[] = SAGA_LOG_SCHEMA(" NOT NULL") IDEM_SCHEMA;
 
 /* A FAILED payment (short balance) whose order's cancellation is owed: set
  * with FAILED, cleared when order-service has confirmed it; the settler
@@ -92,26 +80,11 @@ static int step_once(db_conn *c, sqlite3_stmt *st, const char *what)
     return rc;
 }
 
+/* Writes step s (payment_id is NOT NULL here: every step has its payment). */
 static shop_err insert_step(db_conn *c, const payment_step *s)
 {
-    static const char sql[] =
-        "INSERT INTO saga_steps(order_id, payment_id, at_us, step, peer, http_status, error, "
-        "duration_ms, request_id, compensation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-    sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
-        return SHOP_EDB;
-    sqlite3_bind_int64(st, 1, s->order_id);
-    sqlite3_bind_int64(st, 2, s->payment_id);
-    sqlite3_bind_int64(st, 3, s->at_us);
-    sqlite3_bind_text(st, 4, s->step, -1, SQLITE_STATIC);
-    db_bind_text_or_null(st, 5, s->peer[0] != '\0' ? s->peer : NULL);
-    if (s->http_status > 0)
-        sqlite3_bind_int(st, 6, s->http_status);
-    db_bind_text_or_null(st, 7, s->error[0] != '\0' ? s->error : NULL);
-    sqlite3_bind_int64(st, 8, s->duration_ms);
-    db_bind_text_or_null(st, 9, s->request_id[0] != '\0' ? s->request_id : NULL);
-    sqlite3_bind_int(st, 10, s->compensation ? 1 : 0);
-    return step_once(c, st, "saga step") == SQLITE_DONE ? SHOP_OK : SHOP_EDB;
+    saga_log_row row = SAGA_LOG_ROW(s, s->order_id, &s->payment_id);
+    return saga_log_insert(c, &row) == 0 ? SHOP_OK : SHOP_EDB;
 }
 
 /* Writes log's steps (log may be NULL) and, when won, the state step (may
@@ -557,35 +530,15 @@ void payment_outbox_msg_release(payment_outbox_msg *msg)
 
 idem_outcome payment_store_idem_lookup(db *d, const payment_idem *idem, idem_record *rec)
 {
-    memset(rec, 0, sizeof *rec);
-    db_conn *c = db_reader(d);
-    if (c == NULL)
-        return IDEM_ERROR;
-    return idem_lookup(c, PAYMENT_IDEM_SCOPE, idem->key, idem->request, rec);
+    return idem_lookup_reader(d, PAYMENT_IDEM_SCOPE, idem, rec);
 }
 
 shop_err payment_store_idem_put(db *d, const payment_idem *idem, int status, const char *body)
 {
-    shop_err result = SHOP_EDB;
-    idem_record rec;
-    db_conn *c = db_begin_write(d);
-    if (c == NULL)
-        return SHOP_EDB;
-    idem_outcome outcome = idem_lookup(c, PAYMENT_IDEM_SCOPE, idem->key, idem->request, &rec);
-    idem_record_free(&rec);
-    if (outcome == IDEM_NEW)
-        result = idem_store(c, PAYMENT_IDEM_SCOPE, idem->key, idem->request, status, body) == 0
-                     ? SHOP_OK
-                     : SHOP_EDB;
-    else if (outcome != IDEM_ERROR)
-        result = SHOP_OK; /* stored meanwhile: the first answer stands */
-    return end_write(d, c, result, false, NULL);
+    return idem_put_answer(d, PAYMENT_IDEM_SCOPE, idem, status, body) == 0 ? SHOP_OK : SHOP_EDB;
 }
 
 shop_err payment_store_idem_purge(db *d, int64_t now_s)
 {
-    db_conn *c = db_begin_write(d);
-    if (c == NULL)
-        return SHOP_EDB;
-    return end_write(d, c, idem_purge(c, now_s) == 0 ? SHOP_OK : SHOP_EDB, false, NULL);
+    return idem_purge_expired(d, now_s) == 0 ? SHOP_OK : SHOP_EDB;
 }

@@ -30,10 +30,7 @@ extern const int payment_store_n_migrations;
 
 /* An Idempotency-Key of POST /payments and the request text it is bound to
  * (idem_request_text: path and body). */
-typedef struct payment_idem {
-    const char *key;
-    const char *request;
-} payment_idem;
+typedef idem_req payment_idem;
 
 /* What the Idempotency-Key bound to a payment (if any) gets in the
  * transaction that settles the payment: an answer below 500 is stored with

@@ -15,39 +15,8 @@
 #include "payment_logic.h"
 #include "payment_saga.h"
 #include "payment_store.h"
+#include "paging.h"
 #include "timeutil.h"
-
-/* Looks at Idempotency-Key. Returns 0 to go on (*idem is the key, or NULL
- * when there is none); else the status of the answer already sent (a bad
- * key, a replay, a key in use or reused). buf->request is malloc'd when
- * *idem is set (caller frees). */
-static int idem_check(http_req *req, payment_idem *buf, const payment_idem **idem)
-{
-    payment_app *app = req->app;
-    idem_record rec;
-    const char *key;
-    *idem = NULL;
-    buf->request = NULL;
-    if (!idem_key_from_request(req, &key))
-        return req->status;
-    if (key == NULL)
-        return 0;
-    char *request = idem_request_text(req);
-    if (request == NULL)
-        return http_reply_problem(req, "INTERNAL", "out of memory");
-    buf->key = key;
-    buf->request = request;
-    idem_outcome outcome = payment_store_idem_lookup(app->db, buf, &rec);
-    if (outcome == IDEM_NEW) {
-        *idem = buf;
-        return 0;
-    }
-    int status = outcome == IDEM_REPLAY ? idem_reply(req, &rec) : idem_reply_refusal(req, outcome);
-    idem_record_free(&rec);
-    free(request);
-    buf->request = NULL;
-    return status;
-}
 
 /* 400 for a body that is not a payment request, stored for idem first. */
 static int reply_invalid(http_req *req, const payment_idem *idem, const json_err *err)
@@ -71,7 +40,7 @@ static int handle_create(http_req *req)
     const payment_idem *idem = NULL;
     json_err err;
     int64_t order_id = 0, user_id = 0;
-    int status = idem_check(req, &idem_buf, &idem);
+    int status = idem_check_request(req, app->db, PAYMENT_IDEM_SCOPE, &idem_buf, &idem);
     if (status != 0)
         return status;
     cJSON *body = json_parse_object(req->body, req->body_len, &err);
@@ -120,55 +89,40 @@ static bool query_status(const http_req *req, payment_status *out)
     return *out != PAYMENT_STATUS_INVALID;
 }
 
-/* {"items":[...],"nextAfterId":n|null} from rows (n of them, limit asked). */
-static cJSON *render_page(const payment_row *rows, size_t n, size_t limit)
+/* A payment_row of a page (paging_render). */
+static cJSON *render_row(const void *row)
 {
-    cJSON *page = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(page, "items");
-    if (page == NULL || items == NULL)
-        goto fail;
-    for (size_t i = 0; i < n && i < limit; i++) {
-        cJSON *p = payment_render(&rows[i]);
-        if (p == NULL || !cJSON_AddItemToArray(items, p)) {
-            cJSON_Delete(p);
-            goto fail;
-        }
-    }
-    /* One row more than asked for was read: it says whether a next page exists. */
-    if (!(n > limit ? json_add_int(page, "nextAfterId", rows[limit - 1].id)
-                    : cJSON_AddNullToObject(page, "nextAfterId") != NULL))
-        goto fail;
-    return page;
-fail:
-    cJSON_Delete(page);
-    return NULL;
+    return payment_render(row);
+}
+
+static int64_t row_id(const void *row)
+{
+    return ((const payment_row *)row)->id;
 }
 
 static int handle_list(http_req *req)
 {
     payment_app *app = req->app;
     payment_status status;
-    int64_t user_id = 0, after_id = 0, limit = 0;
+    int64_t user_id = 0;
+    paging pg;
     if (!query_status(req, &status))
         return http_reply_problem(req, "INVALID_REQUEST",
                                   "status: must be PENDING, COMPLETED, FAILED or REFUNDED");
     if (!http_query_int(req, "userId", 1, JSON_INT_MAX, 0, &user_id))
         return http_reply_problem(req, "INVALID_REQUEST", "userId: must be an id");
-    if (!http_query_int(req, "afterId", 0, JSON_INT_MAX, 0, &after_id))
-        return http_reply_problem(req, "INVALID_REQUEST", "afterId: must be an integer >= 0");
-    if (!http_query_int(req, "limit", 1, PAYMENT_LIST_MAX, PAYMENT_LIST_DEFAULT, &limit))
-        return http_reply_problem(req, "INVALID_REQUEST", "limit: must be an integer in 1..%d",
-                                  PAYMENT_LIST_MAX);
-    size_t n = 0;
-    payment_row *rows = calloc((size_t)limit + 1, sizeof *rows);
+    if (!paging_query(req, PAYMENT_LIST_MAX, PAYMENT_LIST_DEFAULT, &pg))
+        return req->status;
+    size_t n = 0, limit = (size_t)pg.limit;
+    payment_row *rows = calloc(limit + 1, sizeof *rows);
     if (rows == NULL)
         return http_reply_problem(req, "INTERNAL", "out of memory");
     int status_sent;
-    if (payment_store_list(app->db, status, user_id, after_id, rows, (size_t)limit + 1, &n) !=
-        SHOP_OK)
+    if (payment_store_list(app->db, status, user_id, pg.after_id, rows, limit + 1, &n) != SHOP_OK)
         status_sent = http_reply_problem(req, "INTERNAL", "database error");
     else
-        status_sent = http_reply_json(req, 200, render_page(rows, n, (size_t)limit));
+        status_sent = http_reply_json(
+            req, 200, paging_render("items", rows, sizeof *rows, n, limit, render_row, row_id));
     free(rows);
     return status_sent;
 }

@@ -13,9 +13,7 @@
 #include "../flood/flood_conn.h"
 #include "harness.h"
 #include "http_server.h"
-
-#define ADMIN_TOKEN "it-admin-token"
-#define INTERNAL_TOKEN "it-internal-token"
+#include "stack.h"
 
 enum { N_IDLE = 300, N_SLOW = 30, N_KEPT = 100, N_ROUNDS = 10 };
 /* A legitimate request under the flood must be answered within this. */
@@ -24,87 +22,23 @@ enum { N_IDLE = 300, N_SLOW = 30, N_KEPT = 100, N_ROUNDS = 10 };
  * little after the server accepted: the slack allowed below the timeout. */
 #define EARLY_SLACK_MS 150
 
-enum { P_DP, P_ITEM, P_USER, P_COUPON, P_ORDER, P_PAYMENT, P_GW, N_PROGS };
+/* One stack for the tcase (unchecked fixture, in the parent), with the
+ * programs' default limits. */
+static shop_stack stack = {.suite = "it_flood"};
 
-static const struct {
-    const char *binary;
-    const char *port_env;
-    const char *url_env;
-    const char *db_env; /* NULL: no database */
-    const char *db_file;
-} progs[N_PROGS] = {
-    [P_DP] = {"data-platform", "DATA_PLATFORM_PORT", "DATA_PLATFORM_URL", "DATA_PLATFORM_DB_PATH",
-              "data-platform.db"},
-    [P_ITEM] = {"item-service", "ITEM_PORT", "ITEM_URL", "ITEM_DB_PATH", "item.db"},
-    [P_USER] = {"user-service", "USER_PORT", "USER_URL", "USER_DB_PATH", "user.db"},
-    [P_COUPON] = {"coupon-service", "COUPON_PORT", "COUPON_URL", "COUPON_DB_PATH", "coupon.db"},
-    [P_ORDER] = {"order-service", "ORDER_PORT", "ORDER_URL", "ORDER_DB_PATH", "order.db"},
-    [P_PAYMENT] = {"payment-service", "PAYMENT_PORT", "PAYMENT_URL", "PAYMENT_DB_PATH",
-                   "payment.db"},
-    [P_GW] = {"api-gateway", "GATEWAY_PORT", "GATEWAY_URL", NULL, NULL},
-};
-
-/* One stack for the tcase (unchecked fixture, in the parent). */
-static svc_proc procs[N_PROGS];
-static char *data_dir;
-static char env_buf[4 * N_PROGS + 8][600];
-static const char *env[4 * N_PROGS + 8];
-
-static void build_env(void)
+static void up(void)
 {
-    size_t n = 0;
-    for (int i = 0; i < N_PROGS; i++) {
-        snprintf(env_buf[n++], sizeof env_buf[0], "%s=%d", progs[i].port_env, procs[i].port);
-        snprintf(env_buf[n++], sizeof env_buf[0], "%s=http://127.0.0.1:%d", progs[i].url_env,
-                 procs[i].port);
-        if (progs[i].db_env != NULL)
-            snprintf(env_buf[n++], sizeof env_buf[0], "%s=%s/%s", progs[i].db_env, data_dir,
-                     progs[i].db_file);
-    }
-    snprintf(env_buf[n++], sizeof env_buf[0], "SHOP_DATA_DIR=%s", data_dir);
-    snprintf(env_buf[n++], sizeof env_buf[0], "SHOP_ADMIN_TOKEN=%s", ADMIN_TOKEN);
-    snprintf(env_buf[n++], sizeof env_buf[0], "SHOP_INTERNAL_TOKEN=%s", INTERNAL_TOKEN);
-    for (size_t i = 0; i < n; i++)
-        env[i] = env_buf[i];
-    env[n] = NULL;
+    stack_up(&stack);
 }
 
-static void stack_up(void)
+static void down(void)
 {
-    data_dir = harness_tmpdir();
-    ck_assert_ptr_nonnull(data_dir);
-    memset(procs, 0, sizeof procs);
-    for (int i = 0; i < N_PROGS; i++) {
-        bool taken;
-        do { /* distinct ports: the kernel may hand one out twice */
-            procs[i].port = harness_free_port();
-            taken = false;
-            for (int j = 0; j < i; j++)
-                taken = taken || procs[j].port == procs[i].port;
-        } while (taken);
-        snprintf(procs[i].log_path, sizeof procs[i].log_path, "%s/%s.log", data_dir,
-                 progs[i].binary);
-    }
-    build_env();
-    for (int i = 0; i < N_PROGS; i++)
-        ck_assert_msg(harness_start(&procs[i], progs[i].binary, env), "%s did not start (%s)",
-                      progs[i].binary, procs[i].log_path);
-}
-
-static void stack_down(void)
-{
-    for (int i = N_PROGS - 1; i >= 0; i--)
-        harness_stop(&procs[i]);
-    if (getenv("SHOP_IT_KEEP") != NULL)
-        fprintf(stderr, "it_flood: data and logs kept in %s\n", data_dir);
-    else
-        harness_rmdir(data_dir);
-    data_dir = NULL;
+    stack_down(&stack);
 }
 
 /* ------------------------------------------------------------ helpers */
 
-static const char *const admin_headers[] = {"X-Admin-Token: " ADMIN_TOKEN, NULL};
+static const char *const admin_headers[] = {"X-Admin-Token: " STACK_ADMIN_TOKEN, NULL};
 
 static long long now_ms(void)
 {
@@ -123,7 +57,7 @@ static void sleep_ms(long ms)
 static long long admin_create(const char *path, const char *body)
 {
     hresp r;
-    long st = harness_req("POST", procs[P_GW].port, path, body, admin_headers, &r);
+    long st = harness_req("POST", stack.procs[STACK_GW].port, path, body, admin_headers, &r);
     ck_assert_msg(st == 201, "POST %s: %ld %s", path, st, r.body);
     long long id = harness_int(r.json, "id");
     hresp_free(&r);
@@ -135,7 +69,7 @@ static long long admin_create(const char *path, const char *body)
 static long long legit(const char *method, const char *path, const char *body, long want)
 {
     hresp r;
-    long st = harness_req(method, procs[P_GW].port, path, body, NULL, &r);
+    long st = harness_req(method, stack.procs[STACK_GW].port, path, body, NULL, &r);
     ck_assert_msg(st == want, "%s %s under the flood: %ld (want %ld) after %ld ms: %s", method,
                   path, st, want, r.ms, r.body != NULL ? r.body : "");
     ck_assert_msg(r.ms <= LEGIT_MAX_MS, "%s %s under the flood took %ld ms (at most %d)", method,
@@ -149,7 +83,8 @@ static long long legit(const char *method, const char *path, const char *body, l
 static long long gateway_connections(void)
 {
     hresp r;
-    ck_assert_int_eq(harness_req("GET", procs[P_GW].port, "/metrics", NULL, NULL, &r), 200);
+    ck_assert_int_eq(harness_req("GET", stack.procs[STACK_GW].port, "/metrics", NULL, NULL, &r),
+                     200);
     const char *p = strstr(r.body, "\nshop_http_connections_open ");
     long long n = p != NULL ? strtoll(p + strlen("\nshop_http_connections_open "), NULL, 10) : -1;
     hresp_free(&r);
@@ -158,7 +93,7 @@ static long long gateway_connections(void)
 
 static flood *flood_up(bool reconnect)
 {
-    flood_opts o = {.port = procs[P_GW].port,
+    flood_opts o = {.port = stack.procs[STACK_GW].port,
                     .n = {[FLOOD_IDLE] = N_IDLE, [FLOOD_KEPT] = N_KEPT, [FLOOD_SLOW] = N_SLOW},
                     .byte_interval_ms = 1000,
                     .reconnect = reconnect};
@@ -206,10 +141,11 @@ START_TEST(legit_requests_are_served_during_the_flood)
                          st.k[FLOOD_KEPT].connect_failed,
                      0);
     hresp r;
-    ck_assert_int_eq(harness_req("GET", procs[P_GW].port, item_path, NULL, NULL, &r), 200);
+    ck_assert_int_eq(harness_req("GET", stack.procs[STACK_GW].port, item_path, NULL, NULL, &r),
+                     200);
     ck_assert_int_eq(harness_int(r.json, "stock"), 1000 - N_ROUNDS);
     hresp_free(&r);
-    cJSON *balance = harness_get_json(procs[P_GW].port, balance_path, NULL);
+    cJSON *balance = harness_get_json(stack.procs[STACK_GW].port, balance_path, NULL);
     ck_assert_int_eq(harness_int(balance, "balance"), 1000000 - 100 * N_ROUNDS);
     cJSON_Delete(balance);
 }
@@ -257,7 +193,7 @@ Suite *it_flood_suite(void)
 {
     Suite *s = suite_create("it_flood");
     TCase *tc = tcase_create("flood");
-    tcase_add_unchecked_fixture(tc, stack_up, stack_down);
+    tcase_add_unchecked_fixture(tc, up, down);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, legit_requests_are_served_during_the_flood);
     tcase_add_test(tc, the_server_closes_idle_and_slow_connections);

@@ -14,107 +14,36 @@
 #include <check.h>
 
 #include "harness.h"
-
-#define ADMIN_TOKEN "it-admin-token"
-#define INTERNAL_TOKEN "it-internal-token"
-
-/* The programs, in start order (the gateway last). */
-enum { P_DP, P_ITEM, P_USER, P_COUPON, P_ORDER, P_PAYMENT, P_GW, N_PROGS };
-
-static const struct {
-    const char *binary;
-    const char *port_env;
-    const char *url_env;
-    const char *db_env; /* NULL: no database */
-    const char *db_file;
-} progs[N_PROGS] = {
-    [P_DP] = {"data-platform", "DATA_PLATFORM_PORT", "DATA_PLATFORM_URL", "DATA_PLATFORM_DB_PATH",
-              "data-platform.db"},
-    [P_ITEM] = {"item-service", "ITEM_PORT", "ITEM_URL", "ITEM_DB_PATH", "item.db"},
-    [P_USER] = {"user-service", "USER_PORT", "USER_URL", "USER_DB_PATH", "user.db"},
-    [P_COUPON] = {"coupon-service", "COUPON_PORT", "COUPON_URL", "COUPON_DB_PATH", "coupon.db"},
-    [P_ORDER] = {"order-service", "ORDER_PORT", "ORDER_URL", "ORDER_DB_PATH", "order.db"},
-    [P_PAYMENT] = {"payment-service", "PAYMENT_PORT", "PAYMENT_URL", "PAYMENT_DB_PATH",
-                   "payment.db"},
-    [P_GW] = {"api-gateway", "GATEWAY_PORT", "GATEWAY_URL", NULL, NULL},
-};
+#include "stack.h"
 
 /* One stack per tcase (unchecked fixture, in the parent): the forked tests
- * inherit the ports. */
-static svc_proc procs[N_PROGS];
-static char *data_dir;
-static char env_buf[4 * N_PROGS + 8][600];
-static const char *env[4 * N_PROGS + 8];
+ * inherit the ports. The programs seed their demo data. */
+static const char *const seed_env[] = {"SHOP_SEED=1", NULL};
+static shop_stack stack = {.suite = "it_shop", .own_env = seed_env};
 
-/* Fills env with every port, URL and DB path of the stack, plus extra. */
-static void build_env(const char *const *extra)
+static void up(void)
 {
-    size_t n = 0;
-    for (int i = 0; i < N_PROGS; i++) {
-        snprintf(env_buf[n++], sizeof env_buf[0], "%s=%d", progs[i].port_env, procs[i].port);
-        snprintf(env_buf[n++], sizeof env_buf[0], "%s=http://127.0.0.1:%d", progs[i].url_env,
-                 procs[i].port);
-        if (progs[i].db_env != NULL)
-            snprintf(env_buf[n++], sizeof env_buf[0], "%s=%s/%s", progs[i].db_env, data_dir,
-                     progs[i].db_file);
-    }
-    snprintf(env_buf[n++], sizeof env_buf[0], "SHOP_DATA_DIR=%s", data_dir);
-    snprintf(env_buf[n++], sizeof env_buf[0], "SHOP_ADMIN_TOKEN=%s", ADMIN_TOKEN);
-    snprintf(env_buf[n++], sizeof env_buf[0], "SHOP_INTERNAL_TOKEN=%s", INTERNAL_TOKEN);
-    snprintf(env_buf[n++], sizeof env_buf[0], "SHOP_SEED=1");
-    for (const char *const *e = extra; e != NULL && *e != NULL; e++)
-        snprintf(env_buf[n++], sizeof env_buf[0], "%s", *e);
-    for (size_t i = 0; i < n; i++)
-        env[i] = env_buf[i];
-    env[n] = NULL;
+    stack_up(&stack);
 }
 
-static void stack_up(void)
+static void down(void)
 {
-    data_dir = harness_tmpdir();
-    ck_assert_ptr_nonnull(data_dir);
-    memset(procs, 0, sizeof procs);
-    for (int i = 0; i < N_PROGS; i++) {
-        bool taken;
-        do { /* distinct ports: the kernel may hand one out twice */
-            procs[i].port = harness_free_port();
-            taken = false;
-            for (int j = 0; j < i; j++)
-                taken = taken || procs[j].port == procs[i].port;
-        } while (taken);
-        snprintf(procs[i].log_path, sizeof procs[i].log_path, "%s/%s.log", data_dir,
-                 progs[i].binary);
-    }
-    build_env(NULL);
-    for (int i = 0; i < N_PROGS; i++)
-        ck_assert_msg(harness_start(&procs[i], progs[i].binary, env), "%s did not start (%s)",
-                      progs[i].binary, procs[i].log_path);
-}
-
-static void stack_down(void)
-{
-    for (int i = N_PROGS - 1; i >= 0; i--)
-        harness_stop(&procs[i]);
-    if (getenv("SHOP_IT_KEEP") != NULL)
-        fprintf(stderr, "it_shop: data and logs kept in %s\n", data_dir);
-    else
-        harness_rmdir(data_dir);
-    data_dir = NULL;
+    stack_down(&stack);
 }
 
 /* ------------------------------------------------------------ helpers */
 
-static const char *const admin_headers[] = {"X-Admin-Token: " ADMIN_TOKEN, NULL};
+static const char *const admin_headers[] = {"X-Admin-Token: " STACK_ADMIN_TOKEN, NULL};
 
 /* A request to the gateway. */
 static long gw(const char *method, const char *path, const char *body, hresp *out)
 {
-    return harness_req(method, procs[P_GW].port, path, body, NULL, out);
+    return harness_req(method, stack.procs[STACK_GW].port, path, body, NULL, out);
 }
 
 static long gw_admin(const char *method, const char *path, const char *body, hresp *out)
 {
-    return harness_req(method, procs[P_GW].port, path, body, admin_headers, out);
+    return harness_req(method, stack.procs[STACK_GW].port, path, body, admin_headers, out);
 }
 
 static const char *jstr(const cJSON *obj, const char *name)
@@ -343,7 +272,7 @@ START_TEST(test_seed_success_flow)
     snprintf(path, sizeof path, "/orders/%lld", order_id);
     for (int i = 0; i < 100 && status != 200; i++) {
         cJSON_Delete(rec);
-        rec = harness_get_json(procs[P_DP].port, path, &status);
+        rec = harness_get_json(stack.procs[STACK_DP].port, path, &status);
         if (status != 200)
             sleep_ms(50);
     }
@@ -387,7 +316,7 @@ START_TEST(test_seed_success_flow)
     /* Nothing more happens a moment later: still one delivery. */
     sleep_ms(300);
     snprintf(path, sizeof path, "/orders/%lld", order_id);
-    rec = harness_get_json(procs[P_DP].port, path, &status);
+    rec = harness_get_json(stack.procs[STACK_DP].port, path, &status);
     ck_assert_int_eq(harness_int(rec, "deliveries"), 1);
     cJSON_Delete(rec);
     ck_assert_int_eq(balance_of(1), 905000);
@@ -726,8 +655,8 @@ START_TEST(test_admin_token)
     ck_assert_int_eq(gw("POST", "/api/admin/items", item, &r), 401);
     ck_problem(&r, 401, "UNAUTHORIZED");
     hresp_free(&r);
-    ck_assert_int_eq(harness_req("POST", procs[P_GW].port, "/api/admin/items", item, wrong, &r),
-                     401);
+    ck_assert_int_eq(
+        harness_req("POST", stack.procs[STACK_GW].port, "/api/admin/items", item, wrong, &r), 401);
     ck_problem(&r, 401, "UNAUTHORIZED");
     hresp_free(&r);
     ck_assert_int_eq(gw("POST", "/api/admin/users", "{\"name\":\"x\",\"balance\":1}", &r), 401);
@@ -782,14 +711,15 @@ START_TEST(test_routing_and_request_id)
 
     /* A sent request id comes back, and reaches the service behind. */
     static const char *const rid[] = {"X-Request-Id: it-rid-4242.x_y", NULL};
-    ck_assert_int_eq(harness_req("GET", procs[P_GW].port, "/api/items/2", NULL, rid, &r), 200);
+    ck_assert_int_eq(harness_req("GET", stack.procs[STACK_GW].port, "/api/items/2", NULL, rid, &r),
+                     200);
     ck_assert(harness_has_header(&r, "X-Request-Id", "it-rid-4242.x_y"));
     ck_assert_str_eq(jstr(r.json, "name"), "Mouse");
     hresp_free(&r);
     /* (The access-log line is written just after the reply went out.) */
     bool seen = false;
     for (int i = 0; i < 100 && !seen; i++) {
-        FILE *f = fopen(procs[P_ITEM].log_path, "r");
+        FILE *f = fopen(stack.procs[STACK_ITEM].log_path, "r");
         ck_assert_ptr_nonnull(f);
         char line[2048];
         while (!seen && fgets(line, sizeof line, f) != NULL)
@@ -807,17 +737,20 @@ START_TEST(test_routing_and_request_id)
     ck_assert_int_ge(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "items")), 4);
     hresp_free(&r);
     static const char *const bad_rid[] = {"X-Request-Id: has space", NULL};
-    ck_assert_int_eq(harness_req("GET", procs[P_GW].port, "/api/items", NULL, bad_rid, &r), 200);
+    ck_assert_int_eq(
+        harness_req("GET", stack.procs[STACK_GW].port, "/api/items", NULL, bad_rid, &r), 200);
     ck_assert(harness_has_header(&r, "X-Request-Id", NULL));
     ck_assert(!harness_has_header(&r, "X-Request-Id", "has space"));
     hresp_free(&r);
 
     /* A client's X-Internal-Token is dropped: the gateway's own is used. */
     static const char *const tok[] = {"X-Internal-Token: bogus", NULL};
-    ck_assert_int_eq(harness_req("GET", procs[P_GW].port, "/api/items/1", NULL, tok, &r), 200);
+    ck_assert_int_eq(harness_req("GET", stack.procs[STACK_GW].port, "/api/items/1", NULL, tok, &r),
+                     200);
     hresp_free(&r);
     /* And the services refuse a call without it. */
-    ck_assert_int_eq(harness_req("GET", procs[P_ITEM].port, "/items/1", NULL, NULL, &r), 401);
+    ck_assert_int_eq(harness_req("GET", stack.procs[STACK_ITEM].port, "/items/1", NULL, NULL, &r),
+                     401);
     hresp_free(&r);
 
     ck_assert_int_eq(gw("GET", "/health/live", NULL, &r), 200);
@@ -840,15 +773,18 @@ START_TEST(test_idempotent_replay_passes_through)
     char path[96];
     static const char *const key[] = {"Idempotency-Key: it-charge-1", NULL};
     snprintf(path, sizeof path, "/api/users/%lld/balance/charge", user);
-    ck_assert_int_eq(harness_req("POST", procs[P_GW].port, path, "{\"amount\":500}", key, &r), 200);
+    ck_assert_int_eq(
+        harness_req("POST", stack.procs[STACK_GW].port, path, "{\"amount\":500}", key, &r), 200);
     ck_assert_int_eq(harness_int(r.json, "balance"), 1500);
     ck_assert(!harness_has_header(&r, "Idempotent-Replayed", NULL));
     hresp_free(&r);
-    ck_assert_int_eq(harness_req("POST", procs[P_GW].port, path, "{\"amount\":500}", key, &r), 200);
+    ck_assert_int_eq(
+        harness_req("POST", stack.procs[STACK_GW].port, path, "{\"amount\":500}", key, &r), 200);
     ck_assert_int_eq(harness_int(r.json, "balance"), 1500);
     ck_assert(harness_has_header(&r, "Idempotent-Replayed", "true"));
     hresp_free(&r);
-    ck_assert_int_eq(harness_req("POST", procs[P_GW].port, path, "{\"amount\":600}", key, &r), 422);
+    ck_assert_int_eq(
+        harness_req("POST", stack.procs[STACK_GW].port, path, "{\"amount\":600}", key, &r), 422);
     ck_problem(&r, 422, "IDEMPOTENCY_KEY_REUSED");
     hresp_free(&r);
     ck_assert_int_eq(balance_of(user), 1500);
@@ -992,14 +928,13 @@ START_TEST(test_gateway_transport_failures)
     svc_proc gw2 = {0};
     char port_env[32], item_url[64], user_url[64];
     gw2.port = harness_free_port();
-    snprintf(gw2.log_path, sizeof gw2.log_path, "%s/api-gateway-2.log", data_dir);
+    snprintf(gw2.log_path, sizeof gw2.log_path, "%s/api-gateway-2.log", stack.data_dir);
     snprintf(port_env, sizeof port_env, "GATEWAY_PORT=%d", gw2.port);
     snprintf(item_url, sizeof item_url, "ITEM_URL=http://127.0.0.1:%d", hole_port);
     snprintf(user_url, sizeof user_url, "USER_URL=http://127.0.0.1:%d", harness_free_port());
     const char *const extra[] = {
         port_env, item_url, user_url, "SHOP_ADMIN_TOKEN=", "SHOP_CALL_TIMEOUT_MS=500", NULL};
-    build_env(extra);
-    ck_assert(harness_start(&gw2, "api-gateway", env));
+    ck_assert(harness_start(&gw2, "api-gateway", stack_env(&stack, extra)));
 
     ck_assert_int_eq(harness_req("GET", gw2.port, "/api/items/1", NULL, NULL, &r), 504);
     ck_problem(&r, 504, "UPSTREAM_TIMEOUT");
@@ -1025,7 +960,6 @@ START_TEST(test_gateway_transport_failures)
 
     ck_assert_int_lt(harness_stop(&gw2), 2000);
     close(hole);
-    build_env(NULL);
 }
 END_TEST
 
@@ -1035,7 +969,7 @@ START_TEST(test_health_down)
     hresp r;
     ck_assert_int_eq(gw("GET", "/health", NULL, &r), 200);
     hresp_free(&r);
-    harness_stop(&procs[P_COUPON]);
+    harness_stop(&stack.procs[STACK_COUPON]);
     ck_assert_int_eq(gw("GET", "/health", NULL, &r), 503);
     ck_assert_str_eq(jstr(r.json, "status"), "degraded");
     const cJSON *services = cJSON_GetObjectItemCaseSensitive(r.json, "services");
@@ -1064,14 +998,14 @@ Suite *it_shop_suite(void)
 {
     Suite *s = suite_create("it_shop");
     TCase *tc = tcase_create("seed_flows");
-    tcase_add_unchecked_fixture(tc, stack_up, stack_down);
+    tcase_add_unchecked_fixture(tc, up, down);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_seed_success_flow);
     tcase_add_test(tc, test_seed_failure_flow);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("api");
-    tcase_add_unchecked_fixture(tc, stack_up, stack_down);
+    tcase_add_unchecked_fixture(tc, up, down);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_patch_cancel);
     tcase_add_test(tc, test_order_errors);
