@@ -18,7 +18,7 @@ int main(void)
 
     log_init("api-gateway");
     curl_global_init(CURL_GLOBAL_ALL);
-    http_client_init();
+    http_client_init_sized(GATEWAY_CLIENT_CONNECTIONS);
     if (gateway_app_init(&app) != 0)
         goto out;
     if (app.admin_token == NULL)

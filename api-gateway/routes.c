@@ -149,6 +149,8 @@ static int forward(http_req *req, const gateway_route_spec *spec, const char *pa
          * the client library adds the gateway's own. */
         .idempotency_key = http_header(req, "Idempotency-Key"),
         .timeout_ms = spec->saga ? app->saga_timeout_ms : 0,
+        .peer = gateway_upstream_name(spec->upstream),
+        .raw = true, /* passed on as it came: never parsed here */
     };
     http_client_do(&call, &r);
     int status = pass_through(req, spec, &r);

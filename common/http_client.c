@@ -50,15 +50,20 @@ typedef struct peer_pool {
 static peer_pool pools[PEERS_MAX];
 static _Atomic int n_pools;
 static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
-static int pool_size = 32;
+static int pool_size = HTTP_CLIENT_CONNECTIONS;
 
-void http_client_init(void)
+void http_client_init_sized(int connections)
 {
     connect_timeout_ms = (long)config_int("SHOP_CONNECT_TIMEOUT_MS", 1000, 1, 600000);
     call_timeout_ms = (long)config_int("SHOP_CALL_TIMEOUT_MS", 5000, 1, 600000);
-    pool_size = (int)config_int("SHOP_CLIENT_CONNECTIONS", 32, 1, POOL_MAX);
+    pool_size = (int)config_int("SHOP_CLIENT_CONNECTIONS", connections, 1, POOL_MAX);
     free(internal_token);
     internal_token = config_secret("SHOP_INTERNAL_TOKEN");
+}
+
+void http_client_init(void)
+{
+    http_client_init_sized(HTTP_CLIENT_CONNECTIONS);
 }
 
 void http_client_cleanup(void)
@@ -105,6 +110,28 @@ static peer_pool *pool_for(const char *base)
     return found;
 }
 
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp);
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userp);
+
+/* A new handle with the options every call shares, set once: a pooled
+ * handle keeps them (no curl_easy_reset per call), and each call sets only
+ * what changes (http_client_do). Returns NULL when out of memory. */
+static CURL *handle_new(void)
+{
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return NULL;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_DNS_CACHE_TIMEOUT, 10L); /* containers move */
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Calls between services never go through a proxy named in the
+     * environment (and libcurl reads no proxy variables per call). */
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    return h;
+}
+
 /* Takes a handle from pool, waiting at most timeout_ms for one to be
  * returned. Returns NULL when none came in time or out of memory. */
 static CURL *handle_borrow(peer_pool *pool, long timeout_ms)
@@ -130,10 +157,7 @@ static CURL *handle_borrow(peer_pool *pool, long timeout_ms)
         create = true;
     }
     pthread_mutex_unlock(&pool->lock);
-    if (h != NULL) {
-        /* Keeps the connection and DNS caches, drops every option. */
-        curl_easy_reset(h);
-    } else if (create && (h = curl_easy_init()) == NULL) {
+    if (create && (h = handle_new()) == NULL) {
         pthread_mutex_lock(&pool->lock);
         pool->created--;
         pthread_cond_signal(&pool->cond);
@@ -228,24 +252,28 @@ void http_client_do(const http_call *call, http_result *out)
     if (total < 1)
         total = 1;
     snprintf(url, sizeof url, "%s%s", call->base_url, call->path);
+    /* The options of the previous call on this handle are all overwritten
+     * here: URL, timeouts, method, body, where the reply goes, headers. */
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms < total ? connect_timeout_ms : total);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total);
-    curl_easy_setopt(h, CURLOPT_DNS_CACHE_TIMEOUT, 10L); /* containers move */
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, out);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (call->body != NULL) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
         headers = curl_slist_append(headers, "Content-Type: application/json");
-    } else if (strcmp(call->method, "GET") == 0) {
+    } else {
+        /* A previous call's body must not be sent again; HTTPGET last, as
+         * setting POSTFIELDS makes the method POST. */
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
+    /* POST with a body and GET without are libcurl's own methods; any other
+     * pair is sent as the method named. */
+    bool own = strcmp(call->method, call->body != NULL ? "POST" : "GET") == 0;
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, own ? NULL : call->method);
     headers = curl_slist_append(headers, "Expect:"); /* civetweb never sends 100 */
     headers = curl_slist_append(headers, "Accept: application/json");
     if (call->request_id != NULL) {
@@ -286,7 +314,7 @@ void http_client_do(const http_call *call, http_result *out)
         out->body_len = 0;
         goto out;
     }
-    if (out->body != NULL && strstr(out->content_type, "json") != NULL)
+    if (!call->raw && out->body != NULL && strstr(out->content_type, "json") != NULL)
         out->json = json_parse_any(out->body, out->body_len, NULL);
 out:
     if (h != NULL)

@@ -1,6 +1,6 @@
 /* The HTTP client for calls between services: libcurl with a bounded pool of
  * easy handles per peer shared by all threads (keep-alive reuse; at most
- * SHOP_CLIENT_CONNECTIONS, default 32, connections per peer; a call queues
+ * SHOP_CLIENT_CONNECTIONS, default HTTP_CLIENT_CONNECTIONS, connections per peer; a call queues
  * for a free handle of its peer within its own timeout), connect
  * and total timeouts from the environment
  * (SHOP_CONNECT_TIMEOUT_MS, default 1000; SHOP_CALL_TIMEOUT_MS, default 5000),
@@ -32,7 +32,7 @@ typedef struct http_result {
     size_t body_len;
     char content_type[128];
     bool replayed;      /* reply carried Idempotent-Replayed: true */
-    cJSON *json;        /* body parsed when it is JSON, else NULL */
+    cJSON *json;        /* body parsed when it is JSON (and the call not raw), else NULL */
     char error[256];    /* transport error text */
     long duration_ms;
 } http_result;
@@ -48,11 +48,19 @@ typedef struct http_call {
     const char *const *headers;  /* extra "Name: value" lines, NULL-ended, or NULL */
     long timeout_ms;        /* 0: SHOP_CALL_TIMEOUT_MS */
     const char *peer;       /* metrics label ("item"); NULL: base_url */
+    bool raw;               /* the body is only passed on: json stays NULL */
 } http_call;
+
+/* Connections per peer unless SHOP_CLIENT_CONNECTIONS says otherwise. */
+#define HTTP_CLIENT_CONNECTIONS 16
 
 /* Reads the timeouts, the pool size and SHOP_INTERNAL_TOKEN once. Call in
  * main after curl_global_init and before threads start. */
 void http_client_init(void);
+
+/* The same, with connections as the default pool size per peer (a program
+ * whose calls run at higher concurrency: the gateway). */
+void http_client_init_sized(int connections);
 
 /* Frees the pooled handles (their connections close). Call after every
  * thread that makes calls has stopped, before curl_global_cleanup. */

@@ -14,6 +14,7 @@
 #include "payment_logic.h"
 #include "payment_saga.h"
 #include "payment_store.h"
+#include "saga_log.h"
 #include "timeutil.h"
 
 #define SETTLE_BATCH 64
@@ -114,14 +115,6 @@ static void *settler_main(void *arg)
     return NULL;
 }
 
-/* Wall-clock microseconds since the epoch: the time of a step. */
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Fills *st: attempt `attempts` of msg's delivery, begun at at_us, ended as
  * r, named name ("outbox.delivered" or "outbox.attempt"). */
 static const payment_step *delivery_step(payment_step *st, const payment_outbox_msg *msg,
@@ -129,14 +122,9 @@ static const payment_step *delivery_step(payment_step *st, const payment_outbox_
                                          const char *name)
 {
     payment_steps log;
-    const char *error = r->transport == HTTP_T_TIMEOUT ? "timeout"
-                        : r->transport != HTTP_T_OK    ? "unavailable"
-                        : r->status >= 300             ? http_result_code(r)
-                                                       : NULL;
     payment_steps_init(&log, rid, NULL);
     payment_step_set(st, &log, msg->payment_id, msg->order_id, at_us, NULL, name, "data-platform",
-                     r->transport == HTTP_T_OK ? (int)r->status : 0,
-                     error != NULL && error[0] != '\0' ? error : NULL, r->duration_ms, false);
+                     saga_log_call_status(r), saga_log_call_error(r, true), r->duration_ms, false);
     return st;
 }
 
@@ -181,7 +169,7 @@ static void deliver(payment_workers *w, const payment_outbox_msg *msg)
     payment_step st;
     http_result r;
     http_request_id_new(rid);
-    int64_t at_us = now_us();
+    int64_t at_us = saga_log_now_us();
     http_call c = {
         .method = "POST",
         .base_url = app->data_platform_url,
