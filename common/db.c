@@ -1,7 +1,7 @@
 /* SQLite with the house rules. One writer connection guarded by a mutex (so
  * writers queue in-process instead of sleeping in SQLite's busy handler)
- * with group commit, a read connection per thread, and a prepared-statement
- * cache per connection.
+ * with group commit, a pool of read connections lent out per use, and a
+ * prepared-statement cache per connection.
  *
  * Group commit: a synchronous=FULL COMMIT costs a WAL fsync, and the disk
  * allows only so many of those a second. So writers that queue for the
@@ -20,12 +20,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "log.h"
 #include "metrics.h"
 
 #define DB_STMT_CACHE 128
 #define DB_BATCH_MAX 64
 #define DB_BUSY_TIMEOUT_MS 5000
+#define DB_READERS 16 /* idle read connections kept (SHOP_DB_READERS) */
 
 /* A member of a batch waiting for its COMMIT. It lives on the member's
  * stack; batch_finish fills it in and wakes the member. */
@@ -42,7 +44,7 @@ struct db_conn {
         sqlite3_stmt *stmt;
     } cache[DB_STMT_CACHE];
     int n_cached;
-    db_conn *next; /* in db.readers */
+    db_conn *next; /* in db.idle_readers */
 };
 
 struct db {
@@ -57,9 +59,11 @@ struct db {
     /* Tickets are marked done under done_lock. */
     pthread_mutex_t done_lock;
     pthread_cond_t done_cond;
-    pthread_key_t reader_key;
+    /* Read connections not lent out (at most max_idle_readers). */
     pthread_mutex_t readers_lock;
-    db_conn *readers;
+    db_conn *idle_readers;
+    int n_idle_readers;
+    int max_idle_readers;
 };
 
 static void conn_close(db_conn *c)
@@ -207,12 +211,11 @@ int db_open(const char *path, const char *const *migrations, int n_migrations, d
     metrics_describe("shop_db_writes_total", METRIC_COUNTER,
                      "Writers' transactions in those commits (writes / commits is the mean "
                      "group-commit batch), by result.");
+    metrics_describe("shop_db_readers_opened_total", METRIC_COUNTER,
+                     "Read connections opened (more than SHOP_DB_READERS busy at once).");
     metrics_count("shop_db_busy_retries_total", "", 0);
-    if (pthread_key_create(&d->reader_key, NULL) != 0) {
-        free(d->path);
-        free(d);
-        return -1;
-    }
+    metrics_count("shop_db_readers_opened_total", "", 0);
+    d->max_idle_readers = (int)config_int("SHOP_DB_READERS", DB_READERS, 1, 1024);
     d->writer = conn_open(path, 8192);
     if (d->path == NULL || d->writer == NULL || migrate(d->writer, migrations, n_migrations) != 0) {
         db_close(d);
@@ -226,14 +229,13 @@ void db_close(db *d)
 {
     if (d == NULL)
         return;
-    db_conn *c = d->readers;
+    db_conn *c = d->idle_readers;
     while (c != NULL) {
         db_conn *next = c->next;
         conn_close(c);
         c = next;
     }
     conn_close(d->writer);
-    pthread_key_delete(d->reader_key);
     pthread_mutex_destroy(&d->write_lock);
     pthread_mutex_destroy(&d->readers_lock);
     pthread_mutex_destroy(&d->done_lock);
@@ -244,19 +246,40 @@ void db_close(db *d)
 
 db_conn *db_reader(db *d)
 {
-    db_conn *c = pthread_getspecific(d->reader_key);
+    pthread_mutex_lock(&d->readers_lock);
+    db_conn *c = d->idle_readers;
+    if (c != NULL) {
+        d->idle_readers = c->next;
+        d->n_idle_readers--;
+    }
+    pthread_mutex_unlock(&d->readers_lock);
     if (c != NULL)
         return c;
-    /* Small page cache: there is a reader per worker thread. */
-    c = conn_open(d->path, 512);
+    /* None idle: one more (never a wait, so a reader is never held up by
+     * whoever holds the others). Small page cache: readers are many, the
+     * files small, and the kernel's page cache is behind them. */
+    metrics_count("shop_db_readers_opened_total", "", 1);
+    return conn_open(d->path, 512);
+}
+
+void db_reader_done(db *d, db_conn *c)
+{
     if (c == NULL)
-        return NULL;
-    pthread_setspecific(d->reader_key, c);
+        return;
+    if (!sqlite3_get_autocommit(c->handle)) {
+        log_error(NULL, "db: a read connection came back inside a transaction");
+        tx(c, SQL_ROLLBACK);
+    }
     pthread_mutex_lock(&d->readers_lock);
-    c->next = d->readers;
-    d->readers = c;
+    bool keep = d->n_idle_readers < d->max_idle_readers;
+    if (keep) {
+        c->next = d->idle_readers;
+        d->idle_readers = c;
+        d->n_idle_readers++;
+    }
     pthread_mutex_unlock(&d->readers_lock);
-    return c;
+    if (!keep)
+        conn_close(c);
 }
 
 /* Ends the open batch: marks its members' tickets with rc and wakes them.

@@ -1,7 +1,7 @@
 /* SQLite with the house rules: WAL, synchronous=FULL, migrations by
  * PRAGMA user_version, one writer at a time per process (a mutex around a
- * savepoint on the one writer connection, with group commit), and a read
- * connection per thread, each with its own prepared-statement cache. */
+ * savepoint on the one writer connection, with group commit), and a pool
+ * of read connections, each with its own prepared-statement cache. */
 #ifndef SHOP_DB_H
 #define SHOP_DB_H
 
@@ -22,10 +22,18 @@ int db_open(const char *path, const char *const *migrations, int n_migrations, d
  * No other thread may use d any more. */
 void db_close(db *d);
 
-/* The calling thread's read connection (opened on first use, closed by
- * db_close). Never NULL except when SQLite cannot open the file; then the
- * caller answers 500. Use it outside any write transaction. */
+/* Lends a read connection (from the pool of idle ones, or a new one when
+ * none is idle; never waits). Give it back with db_reader_done once its
+ * statements are done, on every path. NULL only when SQLite cannot open the
+ * file; then the caller answers 500. Use it outside any write transaction.
+ * The pool keeps at most SHOP_DB_READERS (16) idle connections: each costs
+ * its schema and prepared statements, so one per worker thread (192) came
+ * to about 0.2 MB per thread. */
 db_conn *db_reader(db *d);
+
+/* Gives back a connection from db_reader (rolled back first, and logged,
+ * if a read transaction was left open). Accepts NULL. */
+void db_reader_done(db *d, db_conn *c);
 
 /* Takes the process's write lock and begins the caller's transaction on the
  * writer connection: a SAVEPOINT inside the open group-commit batch (a

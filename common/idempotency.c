@@ -153,7 +153,9 @@ idem_outcome idem_lookup_reader(db *d, const char *scope, const idem_req *k, ide
     db_conn *c = db_reader(d);
     if (c == NULL)
         return IDEM_ERROR;
-    return idem_lookup(c, scope, k->key, k->request, out);
+    idem_outcome result = idem_lookup(c, scope, k->key, k->request, out);
+    db_reader_done(d, c);
+    return result;
 }
 
 int idem_put_answer(db *d, const char *scope, const idem_req *k, int status, const char *body)

@@ -118,11 +118,10 @@ bool coupon_store_is_empty(db *d)
     bool empty = false;
     db_conn *c = db_reader(d);
     sqlite3_stmt *st = c != NULL ? db_prepare(c, SQL_COUNT_COUPONS) : NULL;
-    if (st == NULL)
-        return false;
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
         empty = sqlite3_column_int(st, 0) == 0;
     db_stmt_done(st);
+    db_reader_done(d, c);
     return empty;
 }
 
@@ -255,7 +254,10 @@ static coupon_outcome get_coupon_on(db_conn *c, int64_t id, coupon *out)
 
 coupon_outcome coupon_store_get(db *d, int64_t id, coupon *out)
 {
-    return get_coupon_on(db_reader(d), id, out);
+    db_conn *c = db_reader(d);
+    coupon_outcome result = get_coupon_on(c, id, out);
+    db_reader_done(d, c);
+    return result;
 }
 
 static coupon_outcome get_user_coupon_on(db_conn *c, int64_t id, coupon_user_coupon *out)
@@ -279,7 +281,10 @@ static coupon_outcome get_user_coupon_on(db_conn *c, int64_t id, coupon_user_cou
 
 coupon_outcome coupon_store_get_user_coupon(db *d, int64_t id, coupon_user_coupon *out)
 {
-    return get_user_coupon_on(db_reader(d), id, out);
+    db_conn *c = db_reader(d);
+    coupon_outcome result = get_user_coupon_on(c, id, out);
+    db_reader_done(d, c);
+    return result;
 }
 
 /* Runs a statement that returns no rows with its n int64 parameters args;
@@ -376,6 +381,7 @@ shop_err coupon_store_list(db *d, const coupon_list_query *q, coupon_user_coupon
 out:
     if (st != NULL)
         db_stmt_done(st);
+    db_reader_done(d, c);
     if (err != SHOP_OK) {
         free(items);
         items = NULL;

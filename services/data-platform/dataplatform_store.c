@@ -96,17 +96,18 @@ shop_err dataplatform_store_get(db *d, int64_t order_id, dataplatform_record *ou
     db_conn *c = db_reader(d);
     if (c == NULL)
         return SHOP_EDB;
-    sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
-        return SHOP_EDB;
-    sqlite3_bind_int64(st, 1, order_id);
-    int rc = sqlite3_step(st);
     shop_err result = SHOP_EDB;
-    if (rc == SQLITE_ROW)
-        result = read_record(st, out);
-    else if (rc == SQLITE_DONE)
-        result = SHOP_ENOTFOUND;
-    db_stmt_done(st);
+    sqlite3_stmt *st = db_prepare(c, sql);
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, order_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            result = read_record(st, out);
+        else if (rc == SQLITE_DONE)
+            result = SHOP_ENOTFOUND;
+        db_stmt_done(st);
+    }
+    db_reader_done(d, c);
     return result;
 }
 
@@ -120,8 +121,10 @@ shop_err dataplatform_store_list(db *d, int64_t after_id, dataplatform_record *r
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     sqlite3_bind_int64(st, 1, after_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     shop_err result = SHOP_OK;
@@ -135,6 +138,7 @@ shop_err dataplatform_store_list(db *d, int64_t after_id, dataplatform_record *r
     if (result == SHOP_OK && *n < max && rc != SQLITE_DONE)
         result = SHOP_EDB;
     db_stmt_done(st);
+    db_reader_done(d, c);
     return result;
 }
 

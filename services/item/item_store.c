@@ -191,11 +191,11 @@ shop_err item_store_get(db *d, int64_t id, item *out)
     db_conn *c = db_reader(d);
     if (c == NULL)
         return SHOP_EDB;
+    shop_err result = SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, SQL_GET_ITEM);
     if (st == NULL)
-        return SHOP_EDB;
+        goto out;
     sqlite3_bind_int64(st, 1, id);
-    shop_err result = SHOP_EDB;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         read_item_row(st, out);
@@ -206,6 +206,8 @@ shop_err item_store_get(db *d, int64_t id, item *out)
         log_db_error(c, "get item");
     }
     db_stmt_done(st);
+out:
+    db_reader_done(d, c);
     return result;
 }
 
@@ -243,6 +245,7 @@ shop_err item_store_list(db *d, item **out, size_t *n)
 out:
     if (st != NULL)
         db_stmt_done(st);
+    db_reader_done(d, c);
     if (result != SHOP_OK) {
         free(items);
         items = NULL;
@@ -282,13 +285,14 @@ item_outcome item_store_check(db *d, item_line *lines, int n, int *failed)
     if (c == NULL)
         return ITEM_DB_ERROR;
     /* One read transaction, so every line sees the same moment. */
-    if (db_exec(c, "BEGIN") != 0)
-        return ITEM_DB_ERROR;
     item_outcome result = ITEM_DB_ERROR;
-    if (lookup_lines(c, lines, n) == 0)
-        result = item_logic_check_stock(lines, n, failed);
-    if (db_exec(c, "COMMIT") != 0)
-        result = ITEM_DB_ERROR;
+    if (db_exec(c, "BEGIN") == 0) {
+        if (lookup_lines(c, lines, n) == 0)
+            result = item_logic_check_stock(lines, n, failed);
+        if (db_exec(c, "COMMIT") != 0)
+            result = ITEM_DB_ERROR;
+    }
+    db_reader_done(d, c);
     return result;
 }
 
@@ -504,5 +508,7 @@ item_outcome item_store_get_reservation(db *d, int64_t order_id, item_reservatio
     db_conn *c = db_reader(d);
     if (c == NULL)
         return ITEM_DB_ERROR;
-    return load_reservation(c, order_id, out);
+    item_outcome result = load_reservation(c, order_id, out);
+    db_reader_done(d, c);
+    return result;
 }

@@ -251,8 +251,10 @@ shop_err order_store_get(db *d, int64_t id, order_rec *out)
 {
     shop_err err = SHOP_EDB;
     db_conn *c = db_reader(d);
-    if (c == NULL || db_exec(c, "BEGIN") != 0)
+    if (c == NULL || db_exec(c, "BEGIN") != 0) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     sqlite3_stmt *st = db_prepare(c, SQL_GET_ORDER);
     if (st == NULL)
         goto out;
@@ -267,6 +269,7 @@ shop_err order_store_get(db *d, int64_t id, order_rec *out)
         err = read_lines(c, out);
 out:
     db_exec(c, "COMMIT");
+    db_reader_done(d, c);
     return err;
 }
 
@@ -405,14 +408,17 @@ shop_err order_store_list_stale(db *d, order_status status, int64_t cutoff_s, in
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, SQL_LIST_STALE);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     sqlite3_bind_text(st, 1, order_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, cutoff_s);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)cap);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
         ids[(*n)++] = sqlite3_column_int64(st, 0);
     db_stmt_done(st);
+    db_reader_done(d, c);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SHOP_OK : SHOP_EDB;
 }
 
@@ -440,12 +446,15 @@ shop_err order_store_list(db *d, const order_filter *f, order_rec *out, size_t c
     shop_err err;
     *n = 0;
     db_conn *c = db_reader(d);
-    if (c == NULL || db_exec(c, "BEGIN") != 0)
+    if (c == NULL || db_exec(c, "BEGIN") != 0) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     err = list_rows(c, f, out, cap, n);
     for (size_t i = 0; err == SHOP_OK && i < *n; i++)
         err = read_lines(c, &out[i]);
     db_exec(c, "COMMIT");
+    db_reader_done(d, c);
     if (err != SHOP_OK)
         *n = 0;
     return err;
@@ -493,8 +502,10 @@ shop_err order_store_steps(db *d, int64_t order_id, order_step *out, size_t cap,
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, SQL_GET_STEPS);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     sqlite3_bind_int64(st, 1, order_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)cap);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
@@ -506,6 +517,7 @@ shop_err order_store_steps(db *d, int64_t order_id, order_step *out, size_t cap,
         s->payment_id = sqlite3_column_int64(st, 0);
     }
     db_stmt_done(st);
+    db_reader_done(d, c);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SHOP_OK : SHOP_EDB;
 }
 

@@ -313,8 +313,10 @@ shop_err payment_store_steps(db *d, int64_t order_id, int64_t user_id, payment_s
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     sqlite3_bind_int64(st, 1, order_id);
     sqlite3_bind_int64(st, 2, user_id > 0 ? user_id : 0);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)cap);
@@ -327,6 +329,7 @@ shop_err payment_store_steps(db *d, int64_t order_id, int64_t user_id, payment_s
         snprintf(s->request_id, sizeof s->request_id, "%s", db_column_text(st, 7));
     }
     db_stmt_done(st);
+    db_reader_done(d, c);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SHOP_OK : SHOP_EDB;
 }
 
@@ -361,8 +364,10 @@ shop_err payment_store_get(db *d, int64_t id, payment_row *out)
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
     shop_err result = SHOP_EDB;
@@ -373,6 +378,7 @@ shop_err payment_store_get(db *d, int64_t id, payment_row *out)
         result = SHOP_ENOTFOUND;
     }
     db_stmt_done(st);
+    db_reader_done(d, c);
     return result;
 }
 
@@ -401,13 +407,17 @@ shop_err payment_store_list(db *d, payment_status status, int64_t user_id, int64
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     sqlite3_bind_int64(st, 1, after_id);
     db_bind_text_or_null(st, 2, payment_status_name(status));
     sqlite3_bind_int64(st, 3, user_id > 0 ? user_id : 0);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
-    return read_rows(st, rows, max, n);
+    shop_err result = read_rows(st, rows, max, n);
+    db_reader_done(d, c);
+    return result;
 }
 
 shop_err payment_store_stale_pending(db *d, int64_t cutoff_s, payment_row *rows, size_t max,
@@ -421,11 +431,15 @@ shop_err payment_store_stale_pending(db *d, int64_t cutoff_s, payment_row *rows,
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     sqlite3_bind_int64(st, 1, cutoff_s);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-    return read_rows(st, rows, max, n);
+    shop_err result = read_rows(st, rows, max, n);
+    db_reader_done(d, c);
+    return result;
 }
 
 shop_err payment_store_cancels_owed(db *d, int64_t cutoff_s, payment_row *rows, size_t max,
@@ -438,11 +452,15 @@ shop_err payment_store_cancels_owed(db *d, int64_t cutoff_s, payment_row *rows, 
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     sqlite3_bind_int64(st, 1, cutoff_s);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-    return read_rows(st, rows, max, n);
+    shop_err result = read_rows(st, rows, max, n);
+    db_reader_done(d, c);
+    return result;
 }
 
 shop_err payment_store_outbox_next(db *d, int64_t now_ms, payment_outbox_msg *msg, bool *due,
@@ -457,8 +475,10 @@ shop_err payment_store_outbox_next(db *d, int64_t now_ms, payment_outbox_msg *ms
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     shop_err result = SHOP_OK;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -478,6 +498,7 @@ shop_err payment_store_outbox_next(db *d, int64_t now_ms, payment_outbox_msg *ms
         result = SHOP_EDB;
     }
     db_stmt_done(st);
+    db_reader_done(d, c);
     return result;
 }
 
@@ -489,14 +510,17 @@ shop_err payment_store_outbox_backlog(db *d, int64_t *n)
     if (c == NULL)
         return SHOP_EDB;
     sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL)
+    if (st == NULL) {
+        db_reader_done(d, c);
         return SHOP_EDB;
+    }
     shop_err result = SHOP_EDB;
     if (sqlite3_step(st) == SQLITE_ROW) {
         *n = sqlite3_column_int64(st, 0);
         result = SHOP_OK;
     }
     db_stmt_done(st);
+    db_reader_done(d, c);
     return result;
 }
 

@@ -324,7 +324,9 @@ user_result user_store_get(db *d, int64_t id, user_rec *out)
     db_conn *c = db_reader(d);
     if (c == NULL)
         return USER_DB_ERROR;
-    return get_user_on(c, id, out);
+    user_result res = get_user_on(c, id, out);
+    db_reader_done(d, c);
+    return res;
 }
 
 /* Looks idem up on the writer c inside its transaction. Returns true to go
@@ -582,11 +584,12 @@ user_result user_store_list(db *d, int64_t user_id, int64_t after_id, int limit,
     db_conn *c = db_reader(d);
     if (c == NULL)
         return USER_DB_ERROR;
+    user_result res = USER_DB_ERROR;
+    user_rec *arr = NULL;
     sqlite3_stmt *st = db_prepare(c, SQL_LIST_USERS);
     if (st == NULL)
-        return USER_DB_ERROR;
-    user_result res = USER_DB_ERROR;
-    user_rec *arr = calloc((size_t)limit + 1, sizeof(*arr));
+        goto out;
+    arr = calloc((size_t)limit + 1, sizeof(*arr));
     if (arr == NULL)
         goto out;
     sqlite3_bind_int64(st, 1, after_id);
@@ -607,6 +610,7 @@ user_result user_store_list(db *d, int64_t user_id, int64_t after_id, int limit,
     res = USER_OK;
 out:
     db_stmt_done(st);
+    db_reader_done(d, c);
     free(arr);
     return res;
 }
@@ -620,15 +624,17 @@ user_result user_store_ledger(db *d, int64_t user_id, int64_t after_id, int limi
     db_conn *c = db_reader(d);
     if (c == NULL)
         return USER_DB_ERROR;
+    user_ledger_rec *arr = NULL;
+    sqlite3_stmt *st = NULL;
     user_rec u;
     user_result res = get_user_on(c, user_id, &u);
     if (res != USER_OK)
-        return res;
-    sqlite3_stmt *st = db_prepare(c, SQL_LIST_LEDGER);
-    if (st == NULL)
-        return USER_DB_ERROR;
+        goto out;
     res = USER_DB_ERROR;
-    user_ledger_rec *arr = calloc((size_t)limit + 1, sizeof(*arr));
+    st = db_prepare(c, SQL_LIST_LEDGER);
+    if (st == NULL)
+        goto out;
+    arr = calloc((size_t)limit + 1, sizeof(*arr));
     if (arr == NULL)
         goto out;
     sqlite3_bind_int64(st, 1, user_id);
@@ -649,6 +655,7 @@ user_result user_store_ledger(db *d, int64_t user_id, int64_t after_id, int limi
     res = USER_OK;
 out:
     db_stmt_done(st);
+    db_reader_done(d, c);
     free(arr);
     return res;
 }

@@ -414,7 +414,10 @@ END_TEST
  * coupon 1 to user 1; returns the outcome, *rec filled on a replay. */
 static idem_outcome lookup_issue_key(db *d, const char *key, idem_record *rec)
 {
-    return idem_lookup(db_reader(d), ISSUE_SCOPE, key, "/coupons/1/issue\n{\"userId\":1}", rec);
+    db_conn *r = db_reader(d);
+    idem_outcome o = idem_lookup(r, ISSUE_SCOPE, key, "/coupons/1/issue\n{\"userId\":1}", rec);
+    db_reader_done(d, r);
+    return o;
 }
 
 /* A version-1 database (the service's own key table) opens, and its stored

@@ -40,13 +40,23 @@ static void teardown(void)
     harness_rmdir(dir);
 }
 
+/* The first column of the first row of sql, read on a lent reader. */
+static long long read_int(db *d, const char *sql)
+{
+    db_conn *r = db_reader(d);
+    ck_assert_ptr_nonnull(r);
+    sqlite3_stmt *st = db_prepare(r, sql);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    db_stmt_done(st);
+    db_reader_done(d, r);
+    return v;
+}
+
 static int version(db *d)
 {
-    sqlite3_stmt *st = db_prepare(db_reader(d), "PRAGMA user_version");
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    int v = sqlite3_column_int(st, 0);
-    db_stmt_done(st);
-    return v;
+    return (int)read_int(d, "PRAGMA user_version");
 }
 
 START_TEST(migrations_apply_once_and_in_order)
@@ -73,10 +83,7 @@ START_TEST(failed_migration_changes_nothing)
     ck_assert_int_eq(db_open(path, broken, 2, &d), -1);
     ck_assert_int_eq(db_open(path, v1, 1, &d), 0); /* step one stayed */
     ck_assert_int_eq(version(d), 1);
-    sqlite3_stmt *st = db_prepare(db_reader(d), "SELECT count(*) FROM pragma_table_info('counter')");
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
-    db_stmt_done(st);
+    ck_assert_int_eq(read_int(d, "SELECT count(*) FROM pragma_table_info('counter')"), 2);
     db_close(d);
 }
 END_TEST
@@ -85,14 +92,13 @@ START_TEST(pragmas)
 {
     db *d = NULL;
     ck_assert_int_eq(db_open(path, v1, 1, &d), 0);
-    sqlite3_stmt *st = db_prepare(db_reader(d), "PRAGMA journal_mode");
+    db_conn *r = db_reader(d);
+    sqlite3_stmt *st = db_prepare(r, "PRAGMA journal_mode");
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     ck_assert_str_eq(db_column_text(st, 0), "wal");
     db_stmt_done(st);
-    st = db_prepare(db_reader(d), "PRAGMA synchronous");
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(st, 0), 2); /* FULL */
-    db_stmt_done(st);
+    db_reader_done(d, r);
+    ck_assert_int_eq(read_int(d, "PRAGMA synchronous"), 2); /* FULL */
     db_close(d);
 }
 END_TEST
@@ -117,11 +123,13 @@ static void *bump(void *arg)
         db_stmt_done(st);
         if (db_commit(shared, w) != 0)
             abort();
-        /* And a read on this thread's own connection. */
-        st = db_prepare(db_reader(shared), "SELECT n FROM counter WHERE id = 1");
+        /* And a read on a lent connection. */
+        db_conn *r = db_reader(shared);
+        st = db_prepare(r, "SELECT n FROM counter WHERE id = 1");
         if (sqlite3_step(st) != SQLITE_ROW)
             abort();
         db_stmt_done(st);
+        db_reader_done(shared, r);
     }
     return NULL;
 }
@@ -134,18 +142,12 @@ START_TEST(one_writer_at_a_time)
         pthread_create(&t[i], NULL, bump, NULL);
     for (int i = 0; i < 8; i++)
         pthread_join(t[i], NULL);
-    sqlite3_stmt *st = db_prepare(db_reader(shared), "SELECT n FROM counter WHERE id = 1");
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(st, 0), 1600);
-    db_stmt_done(st);
+    ck_assert_int_eq(read_int(shared, "SELECT n FROM counter WHERE id = 1"), 1600);
     /* Rolled back work is not seen. */
     db_conn *w = db_begin_write(shared);
     db_exec(w, "UPDATE counter SET n = -5");
     db_rollback(shared, w);
-    st = db_prepare(db_reader(shared), "SELECT n FROM counter WHERE id = 1");
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(st, 0), 1600);
-    db_stmt_done(st);
+    ck_assert_int_eq(read_int(shared, "SELECT n FROM counter WHERE id = 1"), 1600);
     db_close(shared);
 }
 END_TEST
@@ -162,11 +164,7 @@ typedef struct {
 
 static long long count_where(const char *sql)
 {
-    sqlite3_stmt *st = db_prepare(db_reader(shared), sql);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    db_stmt_done(st);
-    return n;
+    return read_int(shared, sql);
 }
 
 static void *second(void *arg)
@@ -252,6 +250,44 @@ START_TEST(group_commit_failure_fails_every_member)
 }
 END_TEST
 
+/* Readers are lent from a pool: reused when given back, a new one when
+ * none is idle (never a wait), at most 16 kept idle. */
+START_TEST(readers_are_lent_and_kept)
+{
+    db *d = NULL;
+    ck_assert_int_eq(db_open(path, v1, 1, &d), 0);
+    int64_t opened = metrics_value("shop_db_readers_opened_total", "");
+    db_conn *a = db_reader(d);
+    db_conn *b = db_reader(d); /* a is lent: another one */
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_ne(a, b);
+    db_reader_done(d, b);
+    ck_assert_ptr_eq(db_reader(d), b); /* given back, lent again */
+    db_reader_done(d, b);
+    /* A read transaction left open is ended on the way back. */
+    ck_assert_int_eq(db_exec(a, "BEGIN"), 0);
+    ck_assert_int_eq(sqlite3_get_autocommit(db_handle(a)), 0);
+    db_reader_done(d, a);
+    ck_assert_int_eq(metrics_value("shop_db_readers_opened_total", "") - opened, 2);
+    db_conn *lent[20];
+    for (int i = 0; i < 20; i++) {
+        lent[i] = db_reader(d);
+        ck_assert_int_ne(sqlite3_get_autocommit(db_handle(lent[i])), 0);
+    }
+    for (int i = 0; i < 20; i++)
+        db_reader_done(d, lent[i]);
+    ck_assert_int_eq(metrics_value("shop_db_readers_opened_total", "") - opened, 20);
+    for (int i = 0; i < 20; i++)
+        lent[i] = db_reader(d);
+    for (int i = 0; i < 20; i++)
+        db_reader_done(d, lent[i]);
+    /* 16 were kept: four more opened. */
+    ck_assert_int_eq(metrics_value("shop_db_readers_opened_total", "") - opened, 24);
+    db_close(d);
+}
+END_TEST
+
 START_TEST(statement_cache_reuses)
 {
     db *d = NULL;
@@ -262,6 +298,7 @@ START_TEST(statement_cache_reuses)
     sqlite3_stmt *b = db_prepare(r, sql);
     ck_assert_ptr_eq(a, b);
     ck_assert_ptr_null(db_prepare(r, "SELECT * FROM no_such_table"));
+    db_reader_done(d, r);
     db_close(d);
 }
 END_TEST
@@ -279,6 +316,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, group_commit_shares_one_commit);
     tcase_add_test(tc, group_commit_rollback_is_the_writers_own);
     tcase_add_test(tc, group_commit_failure_fails_every_member);
+    tcase_add_test(tc, readers_are_lent_and_kept);
     tcase_add_test(tc, statement_cache_reuses);
     suite_add_tcase(s, tc);
     return s;

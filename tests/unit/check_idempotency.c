@@ -112,12 +112,14 @@ END_TEST
 /* When the row for key k of scope "s" was stored (epoch seconds). */
 static int64_t created_at(const char *k)
 {
-    sqlite3_stmt *st = db_prepare(db_reader(d), "SELECT created_at FROM idempotency_keys "
-                                                "WHERE scope = 's' AND key = ?1");
+    db_conn *r = db_reader(d);
+    sqlite3_stmt *st = db_prepare(r, "SELECT created_at FROM idempotency_keys "
+                                     "WHERE scope = 's' AND key = ?1");
     sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     int64_t at = sqlite3_column_int64(st, 0);
     db_stmt_done(st);
+    db_reader_done(d, r);
     return at;
 }
 

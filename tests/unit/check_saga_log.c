@@ -60,7 +60,8 @@ static void last_row(char *out, size_t len)
     static const char sql[] = "SELECT order_id, payment_id, at_us, step, peer, http_status, error, "
                               "duration_ms, request_id, compensation FROM saga_steps "
                               "ORDER BY id DESC LIMIT 1";
-    sqlite3_stmt *st = db_prepare(db_reader(d), sql);
+    db_conn *r = db_reader(d);
+    sqlite3_stmt *st = db_prepare(r, sql);
     ck_assert_ptr_nonnull(st);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     size_t at = 0;
@@ -73,14 +74,17 @@ static void last_row(char *out, size_t len)
         ck_assert_uint_lt(at, len);
     }
     db_stmt_done(st);
+    db_reader_done(d, r);
 }
 
 static int64_t count_rows(void)
 {
-    sqlite3_stmt *st = db_prepare(db_reader(d), "SELECT count(*) FROM saga_steps");
+    db_conn *r = db_reader(d);
+    sqlite3_stmt *st = db_prepare(r, "SELECT count(*) FROM saga_steps");
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     int64_t n = sqlite3_column_int64(st, 0);
     db_stmt_done(st);
+    db_reader_done(d, r);
     return n;
 }
 
