@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -31,6 +33,13 @@
 #include "timeutil.h"
 
 #define HTTP_ID_MAX 999999999999999LL
+
+/* glibc malloc arenas per process (see limit_malloc_arenas). */
+#define HTTP_MALLOC_ARENAS 2
+
+/* What release_stack keeps below its own frame: its locals and the madvise
+ * call. */
+#define HTTP_STACK_KEEP_BELOW 1024
 
 struct http_server {
     struct mg_context *ctx;
@@ -520,17 +529,90 @@ static int on_init_connection(const struct mg_connection *conn, void **conn_data
     return 0;
 }
 
+/* ---------------------------------------------------------------- memory */
+
+/* A worker's stack keeps every page a request ever touched (SQLite and JSON
+ * go a few pages deep), and a program has from dozens to 1,500 workers,
+ * most of them idle at any time. When a worker starts and whenever its
+ * connection closes, it hands back the pages below its current frame
+ * (MADV_DONTNEED: the kernel frees them, the next touch maps a zero page),
+ * so an idle worker keeps two pages of stack (its thread descriptor and the
+ * frames it waits in) instead of three at start and about eight after
+ * serving. Only memory below the stack pointer, which holds nothing live,
+ * is released; a signal handler runs on this stack only after the call has
+ * returned.
+ * Measured: api-gateway 41 → 35 MB PSS at peak under shop-load, 55 → 31 MB
+ * RSS under make flood (with the other savings of this issue). */
+static uintptr_t page_size; /* set before the workers start */
+static _Thread_local uintptr_t stack_low, stack_high;
+
+static __attribute__((noinline)) void release_stack(void)
+{
+    uintptr_t page = page_size;
+    if (page == 0)
+        return;
+    if (stack_high == 0) {
+        pthread_attr_t attr;
+        void *addr = NULL;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &attr) != 0)
+            return;
+        int rc = pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+        if (rc != 0 || addr == NULL)
+            return;
+        stack_low = ((uintptr_t)addr + page - 1) & ~(page - 1); /* above the guard */
+        stack_high = (uintptr_t)addr + size;
+    }
+    /* The real frame, also under sanitizers that move locals elsewhere. */
+    uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+    if (frame <= stack_low + HTTP_STACK_KEEP_BELOW || frame > stack_high)
+        return;
+    uintptr_t end = (frame - HTTP_STACK_KEEP_BELOW) & ~(page - 1);
+    if (end > stack_low)
+        (void)madvise((void *)stack_low, end - stack_low, MADV_DONTNEED);
+}
+
+static void *on_init_thread(const struct mg_context *ctx, int thread_type)
+{
+    (void)ctx;
+    if (thread_type == 1) /* a worker, in its own thread */
+        release_stack();
+    return NULL;
+}
+
+/* glibc gives each thread that mallocs under contention an arena of its own,
+ * up to 8 per core, and each keeps free and half-used pages of its own:
+ * 2 arenas (with the per-thread caches in front) cut the seven programs'
+ * summed peak PSS by about 8 MB under shop-load, with no throughput change
+ * measured.
+ * MALLOC_ARENA_MAX in the environment (glibc's own knob) wins. The limit is
+ * read when a ninth arena would be made, so setting it here, before the
+ * workers start, is early enough. */
+static void limit_malloc_arenas(void)
+{
+    const char *tunables = getenv("GLIBC_TUNABLES");
+    if (getenv("MALLOC_ARENA_MAX") != NULL ||
+        (tunables != NULL && strstr(tunables, "glibc.malloc.arena_max") != NULL))
+        return;
+    mallopt(M_ARENA_MAX, HTTP_MALLOC_ARENAS);
+}
+
 static void on_connection_close(const struct mg_connection *conn)
 {
     http_server *srv = mg_get_user_data(mg_get_context(conn));
     if (srv != NULL)
         atomic_fetch_sub(&srv->open_connections, 1);
+    release_stack(); /* civetweb calls this in the worker that served conn */
 }
 
 static pthread_once_t mg_once = PTHREAD_ONCE_INIT;
 
 static void init_civetweb(void)
 {
+    long page = sysconf(_SC_PAGESIZE);
+    page_size = page > 0 ? (uintptr_t)page : 0;
+    limit_malloc_arenas();
     mg_init_library(0);
 }
 
@@ -626,6 +708,7 @@ http_server *http_server_start(const http_server_config *cfg)
     callbacks.log_message = on_log_message;
     callbacks.init_connection = on_init_connection;
     callbacks.connection_close = on_connection_close;
+    callbacks.init_thread = on_init_thread;
     srv->ctx = mg_start(&callbacks, srv, options);
     if (srv->ctx == NULL) {
         log_error(NULL, "http: cannot listen on %s with %lld workers", ports, (long long)n_threads);
