@@ -26,6 +26,21 @@ static bool oracle_escapes_nul(const char *s, size_t len)
     return false;
 }
 
+/* How deep arrays and objects nest in the tree (a scalar: 0), counted as
+ * json.c counts them against JSON_MAX_DEPTH. */
+static int tree_depth(const cJSON *item)
+{
+    if (!cJSON_IsArray(item) && !cJSON_IsObject(item))
+        return 0;
+    int deepest = 0;
+    for (const cJSON *c = item->child; c != NULL; c = c->next) {
+        int d = tree_depth(c);
+        if (d > deepest)
+            deepest = d;
+    }
+    return 1 + deepest;
+}
+
 /* Finds a repeated member name anywhere in the tree; checks every string. */
 static bool tree_dup_or_bad(const cJSON *item, bool *bad_utf8)
 {
@@ -125,7 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_known("detail-cut-utf8", fuzz_utf8_valid(err.msg, strlen(err.msg)),
                    "parse error is not UTF-8: \"%s\"", err.msg);
         /* Refusing valid, duplicate-free JSON would be a bug: raw cJSON must
-         * refuse it too, or the text breaks one of the extra rules. */
+         * refuse it too, or the text breaks one of the extra rules (no
+         * duplicate names, UTF-8, no \u0000, JSON_MAX_DEPTH). */
         char *copy = malloc(size + 1);
         memcpy(copy, data, size);
         copy[size] = '\0';
@@ -134,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bool bad = false;
             bool dup = tree_dup_or_bad(raw, &bad);
             FUZZ_CHECK(dup || bad || !fuzz_utf8_valid(text, size) ||
-                           oracle_escapes_nul(text, size),
+                           oracle_escapes_nul(text, size) || tree_depth(raw) > JSON_MAX_DEPTH,
                        "json_parse_any refuses JSON that breaks no rule: %s", err.msg);
             cJSON_Delete(raw);
         }
