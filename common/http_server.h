@@ -24,8 +24,8 @@
  * cap on connections other than the workers: beyond them, sockets wait in
  * the connection queue, then the listen backlog, unserved. So a program
  * needs a worker for every connection its clients may hold at once: the
- * services 192 (their callers hold at most 32 pooled connections each,
- * http_client.h, and user-service has four callers); the public gateway
+ * services 192 (their callers hold at most 16 pooled connections each, the
+ * gateway 64, http_client.h: 112 for user-service, which has four); the public gateway
  * 1,500 (1,000 idle and 100 slowloris connections, and its real clients
  * besides).
  * - request timeout: a new connection must deliver its complete request
