@@ -420,12 +420,10 @@ shop_err payment_store_list(db *d, payment_status status, int64_t user_id, int64
     return result;
 }
 
-shop_err payment_store_stale_pending(db *d, int64_t cutoff_s, payment_row *rows, size_t max,
-                                     size_t *n)
+/* The rows of sql (bound: ?1 cutoff_s, ?2 max) on a lent reader. */
+static shop_err read_rows_before(db *d, const char *sql, int64_t cutoff_s, payment_row *rows,
+                                 size_t max, size_t *n)
 {
-    static const char sql[] =
-        "SELECT " PAYMENT_COLS "WHERE p.status = 'PENDING' AND p.created_at < ?1 "
-        "ORDER BY p.created_at, p.id LIMIT ?2";
     *n = 0;
     db_conn *c = db_reader(d);
     if (c == NULL)
@@ -442,25 +440,21 @@ shop_err payment_store_stale_pending(db *d, int64_t cutoff_s, payment_row *rows,
     return result;
 }
 
+shop_err payment_store_stale_pending(db *d, int64_t cutoff_s, payment_row *rows, size_t max,
+                                     size_t *n)
+{
+    static const char sql[] =
+        "SELECT " PAYMENT_COLS "WHERE p.status = 'PENDING' AND p.created_at < ?1 "
+        "ORDER BY p.created_at, p.id LIMIT ?2";
+    return read_rows_before(d, sql, cutoff_s, rows, max, n);
+}
+
 shop_err payment_store_cancels_owed(db *d, int64_t cutoff_s, payment_row *rows, size_t max,
                                     size_t *n)
 {
     static const char sql[] = "SELECT " PAYMENT_COLS "WHERE p.cancel_pending = 1 "
                               "AND p.updated_at < ?1 ORDER BY p.updated_at, p.id LIMIT ?2";
-    *n = 0;
-    db_conn *c = db_reader(d);
-    if (c == NULL)
-        return SHOP_EDB;
-    sqlite3_stmt *st = db_prepare(c, sql);
-    if (st == NULL) {
-        db_reader_done(d, c);
-        return SHOP_EDB;
-    }
-    sqlite3_bind_int64(st, 1, cutoff_s);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-    shop_err result = read_rows(st, rows, max, n);
-    db_reader_done(d, c);
-    return result;
+    return read_rows_before(d, sql, cutoff_s, rows, max, n);
 }
 
 shop_err payment_store_outbox_next(db *d, int64_t now_ms, payment_outbox_msg *msg, bool *due,
